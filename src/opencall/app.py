@@ -1,0 +1,88 @@
+"""The HTTP application. `create_app(settings)` builds it; nothing happens at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
+
+from opencall import __version__
+from opencall.api import assistants, calls, errors, files, health, phone_numbers, squads, tools
+from opencall.settings import Settings
+from opencall.store.db import create_engine_for, run_migrations, session_factory
+from opencall.store.keys import bootstrap
+
+log = logging.getLogger("opencall")
+
+DESCRIPTION = """Self-hosted, Vapi-compatible voice-AI call platform.
+
+Every route takes `Authorization: Bearer <private key>`. Paths, operation ids, bodies and status codes
+follow Vapi's API; OpenCall's launch-contract extensions (`POST /assistant` with `model`/`voice` as
+plain strings and `prompt`; `POST /call` with `to`, `from`, `webhookUrl`, `record`, `recordingUrl`,
+`metadata`) are documented on the request schemas.
+"""
+
+
+async def bootstrap_keys(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    async with app.state.sessions() as session:
+        issued = await bootstrap(session, settings.api_key)
+        await session.commit()
+    if issued:
+        private, public = issued
+        shown = "(from OPENCALL_API_KEY)" if settings.api_key else private.key
+        # Printed once: the key is stored hashed and cannot be shown again.
+        print(f"OpenCall: created org {private.org_id}\n  private key: {shown}\n  public key:  {public.key}")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.auto_migrate:
+        await asyncio.to_thread(run_migrations, settings)
+    await bootstrap_keys(app)
+    yield
+    await app.state.db_engine.dispose()
+
+
+def custom_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    from opencall.schemas.phone_number import UpdatePhoneNumberDTO
+    from opencall.schemas.tools import UpdateToolDTO
+
+    schema = get_openapi(
+        title="OpenCall API", version=__version__, description=DESCRIPTION, routes=app.routes,
+        servers=[{"url": app.state.settings.base_url}],
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in (("UpdateToolDTO", UpdateToolDTO), ("UpdatePhoneNumberDTO", UpdatePhoneNumberDTO)):
+        body = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+        components.update(body.pop("$defs", {}))
+        components[name] = body
+    schema["security"] = [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    logging.basicConfig(level=settings.log_level)
+    app = FastAPI(
+        title="OpenCall API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db_engine = create_engine_for(settings)
+    app.state.sessions = session_factory(app.state.db_engine)
+    errors.install(app)
+    for module in (health, assistants, calls, phone_numbers, tools, squads, files):
+        app.include_router(module.router)
+    app.openapi = lambda: custom_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,144 @@
+"""The caller side of the pipeline: VAD (Silero), Smart Turn v3, and the transcriber."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+from pipecat.frames.frames import Frame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from opencall.engine.frames import (
+    CallerAudioFrame,
+    FinalTranscriptFrame,
+    SmartTurnFrame,
+    SpeechStartedFrame,
+    SpeechStoppedFrame,
+)
+from opencall.providers.base import ProviderError, SpeechToText, SttStream
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # must precede onnxruntime's import
+
+RATE = 16000
+# Silero VAD thresholds. pipecat's defaults are confidence 0.7, start 0.2 s, stop 0.2 s
+# (pipecat-baseline README); start 0.1 s lets voiceSeconds=0.2 barge-in land inside 300 ms.
+VAD_CONFIDENCE = 0.6
+VAD_START_SECS = 0.1
+VAD_STOP_SECS = 0.2
+VAD_MIN_VOLUME = 0.5
+PREROLL_SECONDS = 0.3  # audio kept before the VAD start so the transcriber hears the first phoneme
+SMART_TURN_WINDOW_SECONDS = 8.0  # Smart Turn v3 looks at the last 8 s (local_smart_turn_v3.py)
+
+
+class VadStage(FrameProcessor):
+    """Marks speech start/stop on the caller's audio; runs Smart Turn at each stop if asked."""
+
+    def __init__(self, smart_turn: bool) -> None:
+        super().__init__(name="VadStage")
+        from pipecat.audio.vad.silero import SileroVADAnalyzer
+        from pipecat.audio.vad.vad_analyzer import VADParams, VADState
+
+        self._quiet, self._speaking = VADState.QUIET, VADState.SPEAKING
+        params = VADParams(
+            confidence=VAD_CONFIDENCE, start_secs=VAD_START_SECS, stop_secs=VAD_STOP_SECS, min_volume=VAD_MIN_VOLUME
+        )
+        self._vad = SileroVADAnalyzer(sample_rate=RATE, params=params)
+        self._speech = False
+        self._history: deque[bytes] = deque(maxlen=int(SMART_TURN_WINDOW_SECONDS * 50))
+        self._smart = _smart_turn_analyzer() if smart_turn else None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, CallerAudioFrame):
+            await self.push_frame(frame, direction)
+            return
+        self._history.append(frame.pcm)
+        state = await self._vad.analyze_audio(frame.pcm)
+        now = asyncio.get_running_loop().time()
+        if not self._speech and state == self._speaking:
+            self._speech = True
+            await self.push_frame(SpeechStartedFrame(onset_at=now - VAD_START_SECS, detected_at=now))
+        await self.push_frame(frame, direction)
+        if self._speech and state == self._quiet:
+            self._speech = False
+            await self.push_frame(SpeechStoppedFrame(last_voiced_at=now - VAD_STOP_SECS, detected_at=now))
+            if self._smart is not None:
+                self.create_task(self._judge_turn(b"".join(self._history)))
+
+    async def _judge_turn(self, pcm: bytes) -> None:
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        assert self._smart is not None
+        verdict = await asyncio.to_thread(self._smart._predict_endpoint, audio)
+        await self.push_frame(
+            SmartTurnFrame(complete=verdict["prediction"] == 1, probability=float(verdict["probability"]))
+        )
+
+
+def _smart_turn_analyzer():  # type: ignore[no-untyped-def]
+    """Smart Turn v3.2 from the pipecat wheel; we call its model directly and keep our own timing."""
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+    return LocalSmartTurnAnalyzerV3(sample_rate=RATE)
+
+
+class SttStage(FrameProcessor):
+    """Feeds speech (with pre-roll) to the transcriber and turns each VAD stop into a final transcript."""
+
+    def __init__(self, stt: SpeechToText, on_error: Callable[[ProviderError], Awaitable[None]]) -> None:
+        super().__init__(name="SttStage")
+        self._stt = stt
+        self._on_error = on_error
+        self._stream: SttStream | None = None
+        self._preroll: deque[bytes] = deque(maxlen=int(PREROLL_SECONDS * 50))
+        self._in_speech = False
+        self._finalized_at: deque[float] = deque()
+        self._reader: asyncio.Task[None] | None = None
+
+    def _open(self) -> SttStream:
+        if self._stream is None:
+            self._stream = self._stt.open_stream(RATE)
+            self._reader = self.create_task(self._read(self._stream))
+        return self._stream
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, SpeechStartedFrame):
+            self._in_speech = True
+            stream = self._open()
+            await stream.push(b"".join(self._preroll))
+            self._preroll.clear()
+        elif isinstance(frame, CallerAudioFrame):
+            if self._in_speech:
+                await self._open().push(frame.pcm)
+            else:
+                self._preroll.append(frame.pcm)
+            return  # audio ends here; nothing downstream needs it
+        elif isinstance(frame, SpeechStoppedFrame):
+            self._in_speech = False
+            self._finalized_at.append(frame.detected_at)
+            await self._open().finalize()
+        await self.push_frame(frame, direction)
+
+    async def _read(self, stream: SttStream) -> None:
+        try:
+            async for transcript in stream.transcripts():
+                if not transcript.is_final:
+                    continue
+                finalized_at = self._finalized_at.popleft() if self._finalized_at else 0.0
+                await self.push_frame(
+                    FinalTranscriptFrame(
+                        text=transcript.text,
+                        finalized_at=finalized_at,
+                        received_at=asyncio.get_running_loop().time(),
+                    )
+                )
+        except ProviderError as exc:
+            await self._on_error(exc)
+
+    async def cleanup(self) -> None:
+        if self._stream is not None:
+            await self._stream.aclose()
+        await super().cleanup()

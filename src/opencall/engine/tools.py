@@ -1,0 +1,114 @@
+"""The assistant's tools as the model sees them, and the default runner for function tools.
+
+`endCall` is handled by the engine itself. A function tool with a `server.url` is run by posting
+Vapi's `tool-calls` server message there and reading `{"results": [{toolCallId, result}]}`
+(vapi-api.md §4.2).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from opencall.providers.base import ToolCallRequest
+
+END_CALL = "endCall"
+_END_CALL_FUNCTION = {
+    "name": END_CALL,
+    "description": "Hang up the call. Use it when the caller says goodbye or the conversation is over.",
+    "parameters": {"type": "object", "properties": {}},
+}
+DEFAULT_TOOL_TIMEOUT_SECONDS = 20.0  # Server.timeoutSeconds default (vapi-api.md §4.1)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSet:
+    definitions: list[dict[str, Any]]
+    """OpenAI `tools` for the Chat Completions request."""
+    configs: dict[str, dict[str, Any]]
+    """Tool JSON by function name (endCall included)."""
+
+
+def tool_set(assistant: dict[str, Any]) -> ToolSet:
+    model = assistant.get("model") or {}
+    definitions: list[dict[str, Any]] = []
+    configs: dict[str, dict[str, Any]] = {}
+    for tool in model.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        kind = tool.get("type")
+        if kind == END_CALL:
+            definitions.append({"type": "function", "function": _END_CALL_FUNCTION})
+            configs[END_CALL] = tool
+        elif kind == "function" and isinstance(tool.get("function"), dict) and tool["function"].get("name"):
+            function = {k: v for k, v in tool["function"].items() if k in ("name", "description", "parameters")}
+            definitions.append({"type": "function", "function": function})
+            configs[function["name"]] = tool
+    return ToolSet(definitions, configs)
+
+
+def vapi_tool_call(call: ToolCallRequest) -> dict[str, Any]:
+    """Vapi's ToolCall shape, plus the flattened fields lenient consumers read (vapi-api.md §4.2)."""
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+        "name": call.name,
+        "arguments": call.arguments,
+    }
+
+
+class HttpToolRunner:
+    """Posts `tool-calls` to the tool's `server.url` (else the assistant's) and returns the result."""
+
+    def __init__(self, call_id: str, assistant: dict[str, Any], client: httpx.AsyncClient | None = None) -> None:
+        self._call_id = call_id
+        self._assistant_server = assistant.get("server") or {}
+        self._client = client
+
+    async def run(self, call: ToolCallRequest, tool_config: dict[str, Any]) -> str:
+        server = tool_config.get("server") or self._assistant_server
+        url = server.get("url")
+        if not url:
+            return json.dumps({"error": f"tool {call.name} has no server.url"})
+        body = {
+            "message": {
+                "type": "tool-calls",
+                "timestamp": int(time.time() * 1000),
+                "call": {"id": self._call_id},
+                "toolCallList": [vapi_tool_call(call)],
+                "toolWithToolCallList": [{**tool_config, "toolCall": vapi_tool_call(call)}],
+            }
+        }
+        headers = {"Content-Type": "application/json", **(server.get("headers") or {})}
+        if server.get("secret"):
+            headers["X-Vapi-Secret"] = str(server["secret"])
+        timeout = float(server.get("timeoutSeconds") or DEFAULT_TOOL_TIMEOUT_SECONDS)
+        try:
+            if self._client is not None:
+                response = await self._client.post(url, json=body, headers=headers, timeout=timeout)
+            else:
+                async with httpx.AsyncClient() as client:
+                    response = await client.post(url, json=body, headers=headers, timeout=timeout)
+            response.raise_for_status()
+            payload = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return json.dumps({"error": f"tool server failed: {exc}"})
+        return _result_for(call.id, payload)
+
+
+def _result_for(call_id: str, payload: Any) -> str:
+    if isinstance(payload, dict) and isinstance(payload.get("results"), list):
+        for item in payload["results"]:
+            if isinstance(item, dict) and item.get("toolCallId") in (call_id, None):
+                if item.get("error") is not None:
+                    return json.dumps({"error": item["error"]})
+                result = item.get("result", "")
+                return result if isinstance(result, str) else json.dumps(result)
+    if isinstance(payload, dict) and payload.get("error") is not None:
+        return json.dumps({"error": payload["error"]})
+    return json.dumps(payload)

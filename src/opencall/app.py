@@ -13,10 +13,11 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from opencall import __version__
-from opencall.api import assistants, calls, errors, files, health, phone_numbers, squads, tools
+from opencall.api import assistants, calls, errors, files, health, live, phone_numbers, squads, tools
 from opencall.settings import Settings
 from opencall.store.db import create_engine_for, run_migrations, session_factory
 from opencall.store.keys import bootstrap
+from opencall.webhooks.hub import WebhookHub
 
 log = logging.getLogger("opencall")
 
@@ -47,8 +48,47 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await asyncio.to_thread(run_migrations, settings)
     await bootstrap_keys(app)
+    app.state.webhooks = WebhookHub(app.state.sessions, settings)
+    await app.state.webhooks.start()
     yield
+    await app.state.webhooks.stop()
     await app.state.db_engine.dispose()
+
+
+ERROR_BODY = {
+    "type": "object",
+    "description": "NestJS error envelope, as Vapi answers errors.",
+    "required": ["message", "error", "statusCode"],
+    "properties": {
+        "message": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "error": {"type": "string"},
+        "statusCode": {"type": "integer"},
+    },
+}
+ERROR_RESPONSES = {
+    "400": "Bad Request: one message per invalid field, named from the body root",
+    "401": "Invalid Key: missing, unknown or revoked key, or a public key on a private route",
+    "404": "Not Found: no such object in the key's org",
+}
+
+
+def declare_errors(schema: dict[str, Any]) -> None:
+    """Declare the errors we really send (NestJS bodies: 400/401/404) in place of FastAPI's 422."""
+    components = schema["components"]["schemas"]
+    components["ErrorBody"] = ERROR_BODY
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            responses.pop("422", None)
+            if "security" not in operation:
+                operation["security"] = []  # /health: open to load balancers
+                continue
+            codes = ("400", "401", "404") if "{" in path else ("400", "401")
+            for code in codes:
+                responses.setdefault(code, {"description": ERROR_RESPONSES[code], **ref})
 
 
 def custom_openapi(app: FastAPI) -> dict[str, Any]:
@@ -58,8 +98,14 @@ def custom_openapi(app: FastAPI) -> dict[str, Any]:
     from opencall.schemas.tools import UpdateToolDTO
 
     schema = get_openapi(
-        title="OpenCall API", version=__version__, description=DESCRIPTION, routes=app.routes,
+        title="OpenCall API",
+        version=__version__,
+        description=DESCRIPTION,
+        routes=app.routes,
         servers=[{"url": app.state.settings.base_url}],
+        # One schema per model: split "-Input"/"-Output" copies share a title, and generated clients
+        # (openapi-python-client) then refuse the duplicate class names and drop Assistant, Call, Squad.
+        separate_input_output_schemas=False,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name, model in (("UpdateToolDTO", UpdateToolDTO), ("UpdatePhoneNumberDTO", UpdatePhoneNumberDTO)):
@@ -67,6 +113,7 @@ def custom_openapi(app: FastAPI) -> dict[str, Any]:
         components.update(body.pop("$defs", {}))
         components[name] = body
     schema["security"] = [{"bearer": []}]
+    declare_errors(schema)
     app.openapi_schema = schema
     return schema
 
@@ -75,14 +122,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     logging.basicConfig(level=settings.log_level)
     app = FastAPI(
-        title="OpenCall API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        title="OpenCall API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db_engine = create_engine_for(settings)
     app.state.sessions = session_factory(app.state.db_engine)
     errors.install(app)
-    for module in (health, assistants, calls, phone_numbers, tools, squads, files):
+    for module in (health, assistants, calls, phone_numbers, tools, squads, files, live):
         app.include_router(module.router)
     app.openapi = lambda: custom_openapi(app)  # type: ignore[method-assign]
     return app

@@ -31,7 +31,9 @@ async def resolve_assistant(c: Ctx, dto: CreateCallDTO) -> None:
         if await repo_s.find(dto.squad_id) is None:
             raise BadRequest(f"Couldn't Get Squad. `squadId` {dto.squad_id} Does Not Exist.")
     elif dto.assistant is None and dto.squad is None:
-        raise BadRequest("Couldn't Get Assistant. Need Either `assistantId`, `assistant`, `squadId`, Or `squad`.")
+        raise BadRequest(
+            "Couldn't Get Assistant. Need Either `assistantId`, `assistant`, `squadId`, Or `squad`."
+        )
 
 
 async def phone_number_for(c: Ctx, dto: CreateCallDTO, from_number: str | None) -> tables.PhoneNumber | None:
@@ -39,7 +41,9 @@ async def phone_number_for(c: Ctx, dto: CreateCallDTO, from_number: str | None) 
     if dto.phone_number_id:
         row = await repo.find(dto.phone_number_id)
         if row is None:
-            raise BadRequest(f"Couldn't Get Phone Number. `phoneNumberId` {dto.phone_number_id} Does Not Exist.")
+            raise BadRequest(
+                f"Couldn't Get Phone Number. `phoneNumberId` {dto.phone_number_id} Does Not Exist."
+            )
         return row
     if from_number:
         from sqlalchemy import select
@@ -66,7 +70,10 @@ async def build_call_data(
     data.pop("customers", None)
     columns: dict[str, Any] = {"assistant_id": dto.assistant_id}
     base = c.settings.base_url
-    data["monitor"] = {"listenUrl": f"{ws_base(base)}/{call_id}/listen", "controlUrl": f"{base}/{call_id}/control"}
+    data["monitor"] = {
+        "listenUrl": f"{ws_base(base)}/{call_id}/listen",
+        "controlUrl": f"{base}/{call_id}/control",
+    }
     data["cost"] = 0
     data["status"] = "scheduled" if dto.schedule_plan else "queued"
 

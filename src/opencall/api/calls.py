@@ -144,7 +144,7 @@ async def delete_call(
     """Deletes the call (and, with `ids`, those calls too); answers the deleted call."""
     repo = calls(c)
     row = await repo.get(id)
-    for other_id in (body.ids if body and body.ids else []):
+    for other_id in body.ids if body and body.ids else []:
         if other_id != id and (other := await repo.find(other_id)) is not None:
             await repo.delete(other)
     await repo.delete(row)

@@ -30,7 +30,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(400, vapi_messages(list(exc.errors())))
+    return error_response(400, vapi_messages(list(exc.errors()), body=exc.body))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

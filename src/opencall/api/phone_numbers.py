@@ -129,7 +129,9 @@ async def get_phone_number(id: str, c: Context) -> JSONResponse:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdatePhoneNumberDTO"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/UpdatePhoneNumberDTO"}}
+            },
         }
     },
 )

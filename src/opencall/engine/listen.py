@@ -46,6 +46,7 @@ class VadStage(FrameProcessor):
             confidence=VAD_CONFIDENCE, start_secs=VAD_START_SECS, stop_secs=VAD_STOP_SECS, min_volume=VAD_MIN_VOLUME
         )
         self._vad = SileroVADAnalyzer(sample_rate=RATE, params=params)
+        self._vad.set_sample_rate(RATE)  # pipecat does this at StartFrame; we need it before audio
         self._speech = False
         self._history: deque[bytes] = deque(maxlen=int(SMART_TURN_WINDOW_SECONDS * 50))
         self._smart = _smart_turn_analyzer() if smart_turn else None

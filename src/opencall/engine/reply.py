@@ -17,26 +17,11 @@ from opencall.engine.clauses import ClauseSplitter
 from opencall.engine.record import CallRecord
 from opencall.engine.session import ToolRunner
 from opencall.engine.tools import END_CALL, ToolSet, vapi_tool_call
-from opencall.providers.base import ChatDone, ChatModel, ChatRequest, ProviderError, TextDelta, ToolCallRequest
+from opencall.providers.base import ChatDone, ChatModel, ProviderError, TextDelta, ToolCallRequest
+from opencall.providers.registry import model_request
 
 MAX_TOOL_ROUNDS = 4  # a model that keeps calling tools is cut off after this many rounds
 ENDED_CALL_RESULT = "The call is ending."
-
-
-@dataclass
-class ModelSettings:
-    model: str
-    temperature: float | None
-    max_tokens: int | None
-
-    @classmethod
-    def from_assistant(cls, assistant: dict[str, Any]) -> ModelSettings:
-        model = assistant.get("model") or {}
-        return cls(
-            model=str(model.get("model") or "default"),
-            temperature=model.get("temperature", 0.5),  # Vapi's default temperature
-            max_tokens=model.get("maxTokens", 250),  # Vapi's default maxTokens
-        )
 
 
 @dataclass
@@ -57,7 +42,8 @@ class ReplyWriter:
     """Everything a reply needs from the call; one instance per call."""
 
     llm: ChatModel
-    settings: ModelSettings
+    model_config: dict[str, Any]
+    """The assistant's `model` object; requests are built from it by the registry."""
     tools: ToolSet
     runner: ToolRunner | None
     record: CallRecord
@@ -91,10 +77,7 @@ class ReplyWriter:
         self, reply_id: int, messages: list[dict[str, Any]], splitter: ClauseSplitter, spoken: list[str],
         timings: ReplyTimings, outcome: ReplyOutcome,
     ) -> list[ToolCallRequest]:
-        request = ChatRequest(
-            model=self.settings.model, messages=messages, tools=self.tools.definitions,
-            temperature=self.settings.temperature, max_tokens=self.settings.max_tokens,
-        )
+        request = model_request(self.model_config, messages=messages)
         loop = asyncio.get_running_loop()
         timings.request_at = timings.request_at or loop.time()
         calls: list[ToolCallRequest] = []

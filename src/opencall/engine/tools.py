@@ -1,4 +1,4 @@
-"""The assistant's tools as the model sees them, and the default runner for function tools.
+"""The assistant's tools by name, and the default runner for function tools.
 
 `endCall` is handled by the engine itself. A function tool with a `server.url` is run by posting
 Vapi's `tool-calls` server message there and reading `{"results": [{toolCallId, result}]}`
@@ -17,38 +17,27 @@ import httpx
 from opencall.providers.base import ToolCallRequest
 
 END_CALL = "endCall"
-_END_CALL_FUNCTION = {
-    "name": END_CALL,
-    "description": "Hang up the call. Use it when the caller says goodbye or the conversation is over.",
-    "parameters": {"type": "object", "properties": {}},
-}
 DEFAULT_TOOL_TIMEOUT_SECONDS = 20.0  # Server.timeoutSeconds default (vapi-api.md §4.1)
 
 
 @dataclass(frozen=True, slots=True)
 class ToolSet:
-    definitions: list[dict[str, Any]]
-    """OpenAI `tools` for the Chat Completions request."""
+    """The assistant's tool JSON by the function name the model calls (definitions: registry.openai_tool)."""
+
     configs: dict[str, dict[str, Any]]
-    """Tool JSON by function name (endCall included)."""
 
 
 def tool_set(assistant: dict[str, Any]) -> ToolSet:
-    model = assistant.get("model") or {}
-    definitions: list[dict[str, Any]] = []
     configs: dict[str, dict[str, Any]] = {}
-    for tool in model.get("tools") or []:
+    for tool in (assistant.get("model") or {}).get("tools") or []:
         if not isinstance(tool, dict):
             continue
-        kind = tool.get("type")
-        if kind == END_CALL:
-            definitions.append({"type": "function", "function": _END_CALL_FUNCTION})
+        function = tool.get("function")
+        if tool.get("type") == END_CALL:
             configs[END_CALL] = tool
-        elif kind == "function" and isinstance(tool.get("function"), dict) and tool["function"].get("name"):
-            function = {k: v for k, v in tool["function"].items() if k in ("name", "description", "parameters")}
-            definitions.append({"type": "function", "function": function})
-            configs[function["name"]] = tool
-    return ToolSet(definitions, configs)
+        elif isinstance(function, dict) and function.get("name"):
+            configs[str(function["name"])] = tool
+    return ToolSet(configs)
 
 
 def vapi_tool_call(call: ToolCallRequest) -> dict[str, Any]:

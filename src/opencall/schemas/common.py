@@ -170,9 +170,16 @@ def partial_model(model: type[VapiModel], name: str) -> type[VapiModel]:
         optional = copy(info)
         optional.default = None
         optional.default_factory = None
-        fields[field_name] = (info.annotation | None, optional)
+        annotation: Any = info.annotation
+        fields[field_name] = (annotation | None, optional)
+    validators: dict[str, Any] = {
+        name: field_validator(*decorator.info.fields, mode=decorator.info.mode)(decorator.func)
+        for name, decorator in model.__pydantic_decorators__.field_validators.items()
+    }
     base = PassthroughModel if model.model_config.get("extra") == "allow" else VapiModel
-    partial: type[VapiModel] = create_model(name, __base__=base, __doc__=model.__doc__, **fields)
+    partial: type[VapiModel] = create_model(
+        name, __base__=base, __doc__=model.__doc__, __validators__=validators, **fields
+    )
     return partial
 
 

@@ -132,6 +132,8 @@ def _message(error: ErrorDetails, path: str) -> str:
     if kind == "extra_forbidden":
         parent, _, name = path.rpartition(".")
         return f"{parent}.property {name} should not exist" if parent else f"property {name} should not exist"
+    if kind == "json_invalid":
+        return f"body must be valid JSON ({ctx.get('error', error['msg'])})"
     if kind == "missing":
         return f"{subject} should not be empty"
     if kind in ("union_tag_invalid", "union_tag_not_found"):

@@ -126,6 +126,10 @@ class CreateAssistantRequest(CreateAssistantDTO):
         return CreateAssistantDTO.model_validate(data)
 
 
+class UpdateAssistantRequest(CreateAssistantRequest):
+    """Body of `PATCH /assistant/{id}`: UpdateAssistantDTO plus the launch-contract short forms."""
+
+
 def apply_embedded_defaults(dto: CreateAssistantDTO) -> CreateAssistantDTO:
     """Fill an absent model, voice or transcriber with the embedded ones, so an assistant with only a name
     runs offline: `opencall-llama` (smollm2-135m), `opencall-piper` (joe), `opencall-whisper` (tiny.en)."""
@@ -198,5 +202,6 @@ class CreateCallRequest(CreateCallDTO):
             overrides["metadata"] = {**overrides.get("metadata", {}), **self.metadata}
         if overrides:
             data["assistantOverrides"] = overrides
-        extras = LaunchCallExtras(from_=self.from_, recording_url=self.recording_url, metadata=self.metadata)
+        given = {"from": self.from_, "recordingUrl": self.recording_url, "metadata": self.metadata}
+        extras = LaunchCallExtras.model_validate({key: val for key, val in given.items() if val is not None})
         return CreateCallDTO.model_validate(data), extras

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -123,3 +133,45 @@ class Call(Resource):
     """Credentials of a transient phone number given with the call, Fernet-encrypted JSON."""
     seq: Mapped[int] = mapped_column(Integer, default=0)
     """Last applied carrier status sequence number, so late callbacks never move status backwards."""
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Process that runs the call while it is live; recovery ends calls whose owner stopped beating."""
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Credential(Resource):
+    """Vapi credentials (`/credential`); the secret parts of `data` are sealed in `secrets`."""
+
+    __tablename__ = "credentials"
+
+    provider: Mapped[str] = mapped_column(String(64))
+    secrets: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxMessage(Base):
+    """A server message waiting for, or done with, delivery: written before it is sent, kept after."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        UniqueConstraint("call_id", "seq", name="uq_outbox_call_seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """Stable message id, sent as `X-Message-Id` on every attempt so receivers can drop duplicates."""
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    """Order within the call; message N+1 is not sent before N is delivered or given up."""
+    type: Mapped[str] = mapped_column(String(64))
+    server: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The target `Server` (url, headers, timeoutSeconds, backoffPlan, credentialId)."""
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """pending | delivered | failed"""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

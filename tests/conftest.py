@@ -136,7 +136,11 @@ def make_settings(data_dir: Path, database_url: str | None = None, **overrides: 
 
 @pytest.fixture(scope="session")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    settings = make_settings(tmp_path_factory.mktemp("data"), database_url)
+    from tests.sim.twilio import TwilioSim, serve_in_thread
+
+    # Twilio numbers are configured and calls dialed for real: a permissive simulator takes them.
+    twilio = serve_in_thread(TwilioSim(permissive=True))
+    settings = make_settings(tmp_path_factory.mktemp("data"), database_url, cloud_base_urls={"twilio": twilio})
     running = start_server(settings)
     running.keys = bootstrap_keys(running)
     try:

@@ -13,7 +13,20 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
 from opencall import __version__
-from opencall.api import assistants, calls, errors, files, health, live, phone_numbers, squads, tools
+from opencall.api import (
+    assistants,
+    calls,
+    credentials,
+    errors,
+    files,
+    health,
+    live,
+    phone_numbers,
+    recordings,
+    squads,
+    tools,
+    twilio,
+)
 from opencall.settings import Settings
 from opencall.store.db import create_engine_for, run_migrations, session_factory
 from opencall.store.keys import bootstrap
@@ -134,7 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_engine = create_engine_for(settings)
     app.state.sessions = session_factory(app.state.db_engine)
     errors.install(app)
-    for module in (health, assistants, calls, phone_numbers, tools, squads, files, live):
+    for module in (health, assistants, calls, phone_numbers, tools, squads, files, credentials, live, recordings,
+                   twilio):
         app.include_router(module.router)
     app.openapi = lambda: custom_openapi(app)  # type: ignore[method-assign]
     return app

@@ -127,9 +127,7 @@ def test_assistant_delete_returns_the_deleted_assistant_and_it_is_gone(vapi: Vap
 def test_launch_contract_assistant_with_string_model_voice_and_prompt_answers_vapi_objects(vapi: Vapi) -> None:
     created = vapi.assistants.create(
         name="Launch",
-        request_options={
-            "additional_body_parameters": {"model": "gpt-4o", "prompt": "Be brief.", "voice": "alloy"}
-        },
+        request_options={"additional_body_parameters": {"model": "gpt-4o", "prompt": "Be brief.", "voice": "alloy"}},
     )
 
     assert created.name == "Launch"
@@ -190,9 +188,7 @@ def test_outbound_phone_call_is_queued_on_twilio_over_pstn(vapi: Vapi) -> None:
     assistant = vapi.assistants.create(name="Caller")
     number = new_number(vapi, "+14155550101")
 
-    call = vapi.calls.create(
-        assistant_id=assistant.id, phone_number_id=number.id, customer={"number": "+14155550123"}
-    )
+    call = vapi.calls.create(assistant_id=assistant.id, phone_number_id=number.id, customer={"number": "+14155550123"})
 
     assert call.type == "outboundPhoneCall"
     assert call.status == "queued"
@@ -398,7 +394,8 @@ def test_squad_crud(vapi: Vapi) -> None:
     assert [s.id for s in vapi.squads.list(id_any=[created.id])] == [created.id]
 
     updated = vapi.squads.update(
-        created.id, members=[{"assistantId": first.id}, {"assistantId": second.id}]  # type: ignore[list-item]
+        created.id,
+        members=[{"assistantId": first.id}, {"assistantId": second.id}],  # type: ignore[list-item]
     )
     assert [m.assistant_id for m in updated.members] == [first.id, second.id]
     assert updated.name == "Team"

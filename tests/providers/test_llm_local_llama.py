@@ -25,9 +25,7 @@ SYSTEM = {
     "role": "system",
     "content": "You are the receptionist at Acme Dental. Answer in one short sentence.",
 }
-EOS_NEVER = {
-    "logit_bias": {"2": -100.0}
-}  # token 2 is SmolLM2's <|im_end|>: forbid it, so only max_tokens stops
+EOS_NEVER = {"logit_bias": {"2": -100.0}}  # token 2 is SmolLM2's <|im_end|>: forbid it, so only max_tokens stops
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +80,7 @@ async def test_closing_the_stream_stops_generation_at_once(settings: Settings) -
 async def test_concurrent_calls_are_served_one_after_another_without_mixing(settings: Settings) -> None:
     llm = LocalLlama(settings)
     requests = [
-        ChatRequest(
-            model="smollm2", messages=[SYSTEM, {"role": "user", "content": q}], max_tokens=12, temperature=0
-        )
+        ChatRequest(model="smollm2", messages=[SYSTEM, {"role": "user", "content": q}], max_tokens=12, temperature=0)
         for q in ("What is your name?", "Where are you?")
     ]
 

@@ -74,15 +74,9 @@ async def test_streamed_reply_arrives_token_by_token_with_bearer_key(openai_at) 
 async def test_tool_calls_split_across_chunks_are_assembled_exactly(openai_at) -> None:
     booking = {"date": "2026-12-01", "time": "09:30", "notes": 'first visit, "urgent"'}
     _, llm = await openai_at(
-        [
-            ToolCalls(
-                [Call("book", booking, id="call_A"), Call("lookup", {"name": "Ann"}, id="call_B")], pieces=5
-            )
-        ]
+        [ToolCalls([Call("book", booking, id="call_A"), Call("lookup", {"name": "Ann"}, id="call_B")], pieces=5)]
     )
-    tools = [
-        {"type": "function", "function": {"name": "book", "parameters": {"type": "object", "properties": {}}}}
-    ]
+    tools = [{"type": "function", "function": {"name": "book", "parameters": {"type": "object", "properties": {}}}}]
 
     events = await collect(llm, model_request({"provider": "openai", "model": "gpt-4o"}, MESSAGES, tools))
 
@@ -146,9 +140,7 @@ async def test_custom_llm_sends_headers_and_metadata_as_variable_or_destructured
     variable, destructured, off = (r.body for r in sim.requests)
     assert variable["metadata"] == {"tenant": "acme"} and variable["call"] == {"id": "call-1"}
     assert (
-        destructured["tenant"] == "acme"
-        and "metadata" not in destructured
-        and destructured["call"] == {"id": "call-1"}
+        destructured["tenant"] == "acme" and "metadata" not in destructured and destructured["call"] == {"id": "call-1"}
     )
     assert not {"metadata", "call", "customer", "tenant"} & off.keys()
     assert all(r.headers["x-tenant"] == "acme" and "authorization" not in r.headers for r in sim.requests)
@@ -216,9 +208,7 @@ async def test_custom_llm_streams_a_reply_from_a_real_llama_cpp_server(llama_ser
     }
     messages = [{"role": "user", "content": "Say hello to Maria in one short sentence."}]
 
-    events = await collect(
-        build_llm(cfg, Settings()), model_request(cfg, messages, extra_body={"call": {"id": "c1"}})
-    )
+    events = await collect(build_llm(cfg, Settings()), model_request(cfg, messages, extra_body={"call": {"id": "c1"}}))
 
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert len(deltas) >= 2, "the reply should stream in several chunks"

@@ -169,9 +169,7 @@ def test_model_enforces_the_spec_limits(schema: str) -> None:
 def test_model_requires_what_the_spec_requires_and_nothing_more(schema: str) -> None:
     model = MODELS[schema]
     ours = {field.alias or name for name, field in model.model_fields.items() if field.is_required()}
-    spec = set(SPEC["schemas"][schema]["required"]) - {
-        prop for (name, prop) in DELIBERATELY_OPTIONAL if name == schema
-    }
+    spec = set(SPEC["schemas"][schema]["required"]) - {prop for (name, prop) in DELIBERATELY_OPTIONAL if name == schema}
     assert ours == spec
 
 

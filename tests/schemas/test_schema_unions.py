@@ -69,9 +69,7 @@ def test_embedded_variants_fill_their_defaults() -> None:
     assert (piper.voice_id, piper.speed) == ("joe", 1.0)
     whisper = TypeAdapter(Transcriber).validate_python({"provider": "opencall-whisper"})
     assert (whisper.model, whisper.language) == ("tiny.en", "en")
-    custom = TypeAdapter(LLMModel).validate_python(
-        {"provider": "custom-llm", "url": "http://h/v1", "model": "m"}
-    )
+    custom = TypeAdapter(LLMModel).validate_python({"provider": "custom-llm", "url": "http://h/v1", "model": "m"})
     assert custom.timeout_seconds == 20
 
 
@@ -149,10 +147,7 @@ def test_phone_number_response_never_carries_twilio_secrets() -> None:
     wire = number.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert "twilioAuthToken" not in wire and "twilioApiSecret" not in wire
     assert wire["twilioAccountSid"] == "AC123"
-    assert (
-        "twilioAuthToken"
-        not in TypeAdapter(PhoneNumber).json_schema()["$defs"]["TwilioPhoneNumber"]["properties"]
-    )
+    assert "twilioAuthToken" not in TypeAdapter(PhoneNumber).json_schema()["$defs"]["TwilioPhoneNumber"]["properties"]
 
 
 def test_call_response_never_carries_transient_number_secrets() -> None:
@@ -261,8 +256,6 @@ def test_tool_and_squad_round_trip() -> None:
 
 
 def test_byo_number_update_keeps_the_e164_check() -> None:
-    assert validate_phone_number_update("byo-phone-number", {"number": "+14155550123"}) == {
-        "number": "+14155550123"
-    }
+    assert validate_phone_number_update("byo-phone-number", {"number": "+14155550123"}) == {"number": "+14155550123"}
     with pytest.raises(ValidationError, match="E.164"):
         validate_phone_number_update("byo-phone-number", {"number": "1234"})

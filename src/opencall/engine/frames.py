@@ -34,6 +34,11 @@ class SpeechStoppedFrame(DataFrame):
 
 
 @dataclass
+class UserTurnClosedFrame(SystemFrame):
+    """Conductor -> SttStage (upstream): the next speech starts a new user turn (fresh transcript)."""
+
+
+@dataclass
 class SmartTurnFrame(SystemFrame):
     complete: bool = True
     probability: float = 1.0

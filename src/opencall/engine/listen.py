@@ -17,6 +17,7 @@ from opencall.engine.frames import (
     SmartTurnFrame,
     SpeechStartedFrame,
     SpeechStoppedFrame,
+    UserTurnClosedFrame,
 )
 from opencall.providers.base import ProviderError, SpeechToText, SttStream
 
@@ -86,7 +87,11 @@ def _smart_turn_analyzer():  # type: ignore[no-untyped-def]
 
 
 class SttStage(FrameProcessor):
-    """Feeds speech (with pre-roll) to the transcriber and turns each VAD stop into a final transcript."""
+    """Feeds each user turn's speech (with pre-roll) to its own transcriber stream.
+
+    A stream lives for one user turn, so every final transcript reads the whole turn; the
+    conductor closes the turn (`UserTurnClosedFrame`) when it commits or discards it.
+    """
 
     def __init__(self, stt: SpeechToText, on_error: Callable[[ProviderError], Awaitable[None]]) -> None:
         super().__init__(name="SttStage")
@@ -94,34 +99,45 @@ class SttStage(FrameProcessor):
         self._on_error = on_error
         self._stream: SttStream | None = None
         self._preroll: deque[bytes] = deque(maxlen=int(PREROLL_SECONDS * 50))
+        self._segment: list[bytes] = []
         self._in_speech = False
         self._finalized_at: deque[float] = deque()
-        self._reader: asyncio.Task[None] | None = None
 
     def _open(self) -> SttStream:
         if self._stream is None:
             self._stream = self._stt.open_stream(RATE)
-            self._reader = self.create_task(self._read(self._stream))
+            self.create_task(self._read(self._stream))
         return self._stream
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, SpeechStartedFrame):
-            self._in_speech = True
-            stream = self._open()
-            await stream.push(b"".join(self._preroll))
-            self._preroll.clear()
-        elif isinstance(frame, CallerAudioFrame):
+        if isinstance(frame, CallerAudioFrame):
             if self._in_speech:
+                self._segment.append(frame.pcm)
                 await self._open().push(frame.pcm)
             else:
                 self._preroll.append(frame.pcm)
             return  # audio ends here; nothing downstream needs it
+        if isinstance(frame, SpeechStartedFrame):
+            self._in_speech = True
+            self._segment = list(self._preroll)
+            self._preroll.clear()
+            await self._open().push(b"".join(self._segment))
         elif isinstance(frame, SpeechStoppedFrame):
             self._in_speech = False
             self._finalized_at.append(frame.detected_at)
             await self._open().finalize()
+        elif isinstance(frame, UserTurnClosedFrame):
+            await self._close_turn()
+            return
         await self.push_frame(frame, direction)
+
+    async def _close_turn(self) -> None:
+        old, self._stream = self._stream, None
+        if old is not None:
+            self.create_task(old.aclose())  # delivers transcripts already asked for, then ends
+        if self._in_speech:  # the caller is already talking again: that speech opens the new turn
+            await self._open().push(b"".join(self._segment))
 
     async def _read(self, stream: SttStream) -> None:
         try:

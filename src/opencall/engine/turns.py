@@ -11,14 +11,17 @@ the endpoint is reached and `waitSeconds` have passed since the caller's last vo
 `waitSeconds` overlaps the pipeline's own latency instead of adding to it (Vapi: "This is the
 minimum it will wait"). If the caller speaks again before the release, the reply is kept until the
 new segment is transcribed: words mean the caller really continued (cancel, ask again with the
-merged turn); no words mean a VAD false start (keep the reply).
+merged turn); no new words mean a VAD false start (keep the reply).
+
+Transcripts are cumulative per user turn: each one is the transcriber's reading of the whole turn
+so far. `CloseUserTurn` tells the engine to start a fresh transcription for the next turn.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from opencall.engine.plans import TurnConfig
@@ -68,11 +71,19 @@ class SpeakIdlePrompt:
 
 
 @dataclass(frozen=True, slots=True)
+class CloseUserTurn:
+    """The caller's turn was committed or discarded (a backchannel): transcribe afresh from here."""
+
+
+@dataclass(frozen=True, slots=True)
 class EndCall:
     reason: Literal["silence-timed-out", "exceeded-max-duration"]
 
 
-Action = StartReply | CancelReply | ReleaseReply | PauseBot | ResumeBot | InterruptBot | SpeakIdlePrompt | EndCall
+Action = (
+    StartReply | CancelReply | ReleaseReply | PauseBot | ResumeBot | InterruptBot | SpeakIdlePrompt
+    | CloseUserTurn | EndCall
+)
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _ENDS_WITH_NUMBER = re.compile(r"\d[\s.,]*$")
@@ -93,7 +104,8 @@ class _BotTurn:
 
 @dataclass(slots=True)
 class _UserTurn:
-    parts: list[str] = field(default_factory=list)
+    text: str = ""
+    """The latest transcript of the whole turn."""
     started_at: float | None = None
     last_voiced_at: float = 0.0
     endpoint_at: float | None = None
@@ -148,6 +160,7 @@ class TurnTaker:
         return self.tick(now)
 
     def transcript(self, now: float, text: str) -> list[Action]:
+        """The transcriber's reading of the whole turn so far, after a VAD stop."""
         last_voiced_at = self._untranscribed.popleft() if self._untranscribed else now
         actions: list[Action] = []
         text = text.strip()
@@ -161,11 +174,12 @@ class TurnTaker:
                 if bot.paused:
                     bot.paused = False
                     actions.append(ResumeBot(bot.reply_id))
-                if self._speaking_since is None and not self._untranscribed and not self._user.parts:
+                if not self._untranscribed:  # a backchannel or noise: not a turn
                     self._user = _UserTurn()
+                    actions.append(CloseUserTurn())
                 return actions + self.tick(now)
-        if text:
-            self._user.parts.append(text)
+        if len(words(text)) > len(words(self._user.text)):
+            self._user.text = text
             self._user.last_voiced_at = last_voiced_at
             if self._reply is not None:
                 actions.append(CancelReply(self._reply))
@@ -222,7 +236,7 @@ class TurnTaker:
         if self._can_reply() and self._reply is None:
             self._next_id += 1
             self._reply = self._next_id
-            self._reply_text = " ".join(self._user.parts)
+            self._reply_text = self._user.text
             actions.append(StartReply(self._reply, self._reply_text))
         release_at = self._release_at()
         if release_at is not None and now >= release_at and self._reply is not None:
@@ -239,6 +253,7 @@ class TurnTaker:
             self._bot = _BotTurn(self._reply, interruptible=True)
             self._reply = None
             self._user = _UserTurn()
+            actions.append(CloseUserTurn())
         actions.extend(self._idle_actions(now))
         return actions
 
@@ -246,7 +261,7 @@ class TurnTaker:
 
     def _can_reply(self) -> bool:
         return (
-            bool(self._user.parts)
+            bool(self._user.text)
             and self._speaking_since is None
             and not self._untranscribed
             and self._bot is None
@@ -255,14 +270,14 @@ class TurnTaker:
     def _endpoint_at(self, now: float) -> float | None:
         """When the caller's turn counts as finished, per startSpeakingPlan; None = not yet known."""
         user, cfg = self._user, self.config
-        if not user.parts:
+        if not user.text:
             return None
         if cfg.endpointing == "smart":
             if user.smart_complete is None:
                 return None
             return now if user.smart_complete else user.last_voiced_at + cfg.smart_incomplete_cap_seconds
         if cfg.endpointing == "transcription":
-            text = user.parts[-1]
+            text = user.text
             if _ENDS_WITH_NUMBER.search(text):
                 return user.last_voiced_at + cfg.on_number_seconds
             if _ENDS_WITH_PUNCTUATION.search(text):
@@ -295,7 +310,7 @@ class TurnTaker:
     def _idle_deadline(self) -> float | None:
         if self._bot is not None or self._reply is not None or self._speaking_since is not None:
             return None
-        if self._user.parts or self._untranscribed:
+        if self._user.text or self._untranscribed:
             return None
         silence_at = self._silent_since + self.config.silence_timeout_seconds
         prompt_at = self._idle_prompt_at()

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from opencall.settings import Settings
 
@@ -14,6 +16,12 @@ from opencall.settings import Settings
 class SecretBox:
     def __init__(self, key: str) -> None:
         self._fernet = Fernet(key.encode())
+        self._key = key.encode()
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for `purpose` (e.g. signing URLs), independent of the encryption key (HKDF)."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"opencall:{purpose}".encode())
+        return hkdf.derive(self._key)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:

@@ -30,9 +30,10 @@ BASE_URL = "wss://api.deepgram.com"
 DEFAULT_MODEL = "nova-3"
 DEFAULT_LANGUAGE = "en"
 KEEPALIVE_S = 4.0  # Deepgram closes after 10 s without audio or a message (NET-0001); docs say 3-5 s
-FINALIZE_TIMEOUT_S = 1.5
-"""Release the final anyway if Deepgram sends nothing after `Finalize` (its docs: it answers "in
-most cases", when audio was buffered)."""
+FINALIZE_TIMEOUT_S = 2.0
+"""Release the final anyway once Deepgram has been silent this long with a `Finalize` unanswered
+(its docs: it answers "in most cases", when audio was buffered). Counted from its last message, so
+a slow but working server is waited for."""
 COVERED_SLACK_S = 0.25  # a final ending this close to the audio sent counts as covering all of it
 CLOSE_TIMEOUT_S = 3.0  # wait for the last results after CloseStream, then drop the socket
 CONNECT_TIMEOUT_S = 10.0
@@ -96,8 +97,7 @@ class DeepgramStream:
             return
         self._waiting.append(self._audio_s)
         self._outgoing.put_nowait(json.dumps({"type": "Finalize"}))
-        if self._deadline is None:
-            self._deadline = asyncio.get_running_loop().call_later(FINALIZE_TIMEOUT_S, self._release_all)
+        self._restart_deadline()
 
     async def transcripts(self) -> AsyncIterator[Transcript]:
         while (item := await self._transcripts.get()) is not None:
@@ -162,7 +162,15 @@ class DeepgramStream:
 
     # --- results -> transcripts -------------------------------------------------------------------
 
+    def _restart_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if self._waiting:
+            self._deadline = asyncio.get_running_loop().call_later(FINALIZE_TIMEOUT_S, self._release_all)
+
     def _on_message(self, message: Mapping[str, Any]) -> None:
+        self._restart_deadline()
         kind = message.get("type")
         if kind == "Error":
             self._fail(FAILED, str(message.get("description") or message.get("message") or message))
@@ -182,15 +190,11 @@ class DeepgramStream:
         while self._waiting and (message.get("from_finalize") or end >= self._waiting[0] - COVERED_SLACK_S):
             self._waiting.pop(0)
             self._release()
-        if not self._waiting and self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._restart_deadline()
 
     def _utterance(self, tail: str, confidence: float | None, is_final: bool) -> Transcript:
         parts = [t for t, _ in self._segments] + ([tail] if tail else [])
-        scores = [c for _, c in self._segments if c is not None] + (
-            [confidence] if confidence is not None else []
-        )
+        scores = [c for _, c in self._segments if c is not None] + ([confidence] if confidence is not None else [])
         return Transcript(" ".join(parts), is_final, min(scores) if scores else None, self._language)
 
     def _release(self) -> None:

@@ -11,6 +11,7 @@ docs/engine-notes.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -131,15 +132,17 @@ def is_silence(result: WhisperResult) -> bool:
 
 
 class WhisperStream:
-    """Buffers one caller's audio; each `finalize` transcribes what arrived since the previous one.
+    """Buffers one user turn's audio; each `finalize` transcribes *everything* pushed so far.
 
-    A final transcript is emitted for every finalize, empty when the audio held no words, so the
-    engine can tell a VAD false start from speech.
+    Whisper is far better on the whole turn than on the fragments between pauses (fragments of
+    under a second loop: "Thank you. Thank you. Thank you"), and on a fitted window re-reading a
+    few seconds costs ~100 ms. A final transcript is emitted for every finalize, in order.
     """
 
     def __init__(self, stt: LocalWhisperStt, sample_rate: int) -> None:
         self._stt = stt
         self._rate = sample_rate
+        self._resampler = soxr.ResampleStream(sample_rate, MODEL_RATE, 1, dtype="float32") if sample_rate != MODEL_RATE else None
         self._chunks: list[np.ndarray] = []
         self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
         self._closed = False
@@ -149,16 +152,15 @@ class WhisperStream:
         if self._closed or not pcm16:
             return
         samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
-        if self._rate != MODEL_RATE:
-            samples = soxr.resample(samples, self._rate, MODEL_RATE)
-        self._chunks.append(samples.astype(np.float32, copy=False))
+        if self._resampler is not None:
+            samples = self._resampler.resample_chunk(samples)
+        self._chunks.append(samples)
 
     async def finalize(self) -> None:
-        """Snapshot the buffered audio and transcribe it in the background; results keep their order."""
+        """Transcribe the audio so far in the background; transcripts keep their order."""
         if self._closed:
             return
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
-        self._chunks = []
         previous = self._pending
         self._pending = asyncio.create_task(self._transcribe_after(previous, audio))
 
@@ -184,11 +186,14 @@ class WhisperStream:
             yield item
 
     async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            if self._pending is not None:
-                self._pending.cancel()
-            await self._out.put(None)
+        """No more audio; transcripts already asked for are still delivered, then the iterator ends."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pending is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._pending)
+        await self._out.put(None)
 
 
 class LocalWhisperStt:
@@ -204,6 +209,10 @@ class LocalWhisperStt:
 
     def model(self) -> _LoadedWhisper:
         return load_whisper(self._model_path, self._cpu_threads)
+
+    async def warm_up(self) -> None:
+        """Load the model and run one decode so the first caller does not pay for it (~0.5 s)."""
+        await self.transcribe(np.zeros(MODEL_RATE // 2, np.float32))
 
     def open_stream(self, sample_rate: int) -> SttStream:
         return WhisperStream(self, sample_rate)

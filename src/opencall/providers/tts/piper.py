@@ -79,6 +79,11 @@ class PiperTts:
         config = SynthesisConfig(length_scale=self._length_scale)
         return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(clause, syn_config=config))
 
+    async def warm_up(self) -> None:
+        """Load the voice and render a word: the first render pays onnxruntime's setup (~130 ms)."""
+        async for _ in self.synthesize("Hello."):
+            pass
+
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         voice, executor = await asyncio.to_thread(load_voice)
         loop = asyncio.get_running_loop()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import TypeAdapter
 
 from opencall import __version__
@@ -104,9 +107,23 @@ def declare_errors(schema: dict[str, Any]) -> None:
                 responses.setdefault(code, {"description": ERROR_RESPONSES[code], **ref})
 
 
-def custom_openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
+_spec_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+_spec_lock = threading.Lock()
+
+
+def routes_key(app: FastAPI) -> tuple[Any, ...]:
+    """What the spec is built from: the included routers (module-level objects) and the app's own routes."""
+    key: list[Any] = []
+    for route in app.routes:
+        router = getattr(route, "original_router", None)
+        if router is not None:
+            key.append((id(router), len(router.routes)))
+        elif getattr(route, "include_in_schema", False):
+            key.append((getattr(route, "path", ""), tuple(sorted(getattr(route, "methods", None) or ()))))
+    return tuple(key)
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
     from opencall.schemas.phone_number import UpdatePhoneNumberDTO
     from opencall.schemas.tools import UpdateToolDTO
 
@@ -115,7 +132,6 @@ def custom_openapi(app: FastAPI) -> dict[str, Any]:
         version=__version__,
         description=DESCRIPTION,
         routes=app.routes,
-        servers=[{"url": app.state.settings.base_url}],
         # One schema per model: split "-Input"/"-Output" copies share a title, and generated clients
         # (openapi-python-client) then refuse the duplicate class names and drop Assistant, Call, Squad.
         separate_input_output_schemas=False,
@@ -127,8 +143,33 @@ def custom_openapi(app: FastAPI) -> dict[str, Any]:
         components[name] = body
     schema["security"] = [{"bearer": []}]
     declare_errors(schema)
-    app.openapi_schema = schema
     return schema
+
+
+def custom_openapi(app: FastAPI) -> dict[str, Any]:
+    """Our spec. FastAPI takes seconds to walk the Vapi models (thousands of TypeAdapters), so the result
+    is shared by every app in the process with the same routes; only `servers` is per app."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    key = routes_key(app)
+    with _spec_lock:
+        if key not in _spec_cache:
+            _spec_cache[key] = build_openapi(app)
+    app.openapi_schema = {**_spec_cache[key], "servers": [{"url": app.state.settings.base_url}]}
+    return app.openapi_schema
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/openapi.json` and `/docs`, with the spec built off the event loop: the first build blocks for
+    seconds, and live calls in this process must keep streaming meanwhile."""
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(await asyncio.to_thread(app.openapi))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="OpenCall API")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -139,8 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=None,  # install_docs serves /openapi.json and /docs
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -151,4 +192,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    twilio):
         app.include_router(module.router)
     app.openapi = lambda: custom_openapi(app)  # type: ignore[method-assign]
+    install_docs(app)
     return app

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -23,31 +24,68 @@ from tests.conftest import RunningServer
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 
-@pytest.fixture
-def generated(server: RunningServer, tmp_path: Path) -> Iterator[ModuleType]:
-    spec = httpx.get(f"{server.base_url}/openapi.json", timeout=30).raise_for_status().json()
-    (tmp_path / "openapi.json").write_text(json.dumps(spec))
+def generate(spec: dict[str, object], workdir: Path) -> str:
+    """Generate a client package for `spec` in `workdir`; returns its import name."""
+    (workdir / "openapi.json").write_text(json.dumps(spec))
     # No post-hooks: formatting the generated code (ruff) is not what is under test.
-    (tmp_path / "config.json").write_text(json.dumps({"post_hooks": []}))
+    (workdir / "config.json").write_text(json.dumps({"post_hooks": []}))
     package = f"opencall_client_{uuid.uuid4().hex[:8]}"
     run = subprocess.run(
-        [str(GENERATOR), "generate", "--path", "openapi.json", "--output-path", package, "--meta", "none",
-         "--config", "config.json", "--fail-on-warning"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        [
+            str(GENERATOR),
+            "generate",
+            "--path",
+            "openapi.json",
+            "--output-path",
+            package,
+            "--meta",
+            "none",
+            "--config",
+            "config.json",
+            "--fail-on-warning",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, f"openapi-python-client rejected our spec:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
-    sys.path.insert(0, str(tmp_path))
+    return package
+
+
+@dataclass
+class GeneratedPackages:
+    """Generated clients by spec text; the spec does not depend on the database, so both servers share one."""
+
+    workdir: Path
+    by_spec: dict[str, ModuleType] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def generated_packages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GeneratedPackages]:
+    packages = GeneratedPackages(tmp_path_factory.mktemp("generated"))
+    sys.path.insert(0, str(packages.workdir))
     try:
-        yield importlib.import_module(package)
+        yield packages
     finally:
-        sys.path.remove(str(tmp_path))
-        for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
-            del sys.modules[name]
+        sys.path.remove(str(packages.workdir))
+        for package in packages.by_spec.values():
+            for name in [n for n in sys.modules if n == package.__name__ or n.startswith(package.__name__ + ".")]:
+                del sys.modules[name]
 
 
-def test_generated_client_creates_an_assistant_and_reads_it_back(
-    generated: ModuleType, server: RunningServer
-) -> None:
+@pytest.fixture
+def generated(server: RunningServer, generated_packages: GeneratedPackages) -> ModuleType:
+    spec = httpx.get(f"{server.base_url}/openapi.json", timeout=30).raise_for_status().json()
+    spec.pop("servers", None)
+    key = json.dumps(spec, sort_keys=True)
+    if key not in generated_packages.by_spec:
+        package = generate(spec, generated_packages.workdir)
+        generated_packages.by_spec[key] = importlib.import_module(package)
+    return generated_packages.by_spec[key]
+
+
+def test_generated_client_creates_an_assistant_and_reads_it_back(generated: ModuleType, server: RunningServer) -> None:
     package = generated.__name__
     create = importlib.import_module(f"{package}.api.assistants.assistant_controller_create")
     find_one = importlib.import_module(f"{package}.api.assistants.assistant_controller_find_one")
@@ -78,7 +116,9 @@ def test_generated_client_creates_an_assistant_and_reads_it_back(
     assert fetched.org_id == server.keys.org_id
 
 
-def test_generated_client_accepts_the_launch_contract_string_forms(generated: ModuleType, server: RunningServer) -> None:
+def test_generated_client_accepts_the_launch_contract_string_forms(
+    generated: ModuleType, server: RunningServer
+) -> None:
     package = generated.__name__
     create = importlib.import_module(f"{package}.api.assistants.assistant_controller_create")
     models = importlib.import_module(f"{package}.models")

@@ -52,9 +52,10 @@ def other_org_vapi(server: RunningServer) -> Vapi:
     return Vapi(token=server.new_org().private_key, base_url=server.base_url)
 
 
-def api_error(call: Callable[[], object]) -> ApiError:
+def api_error(call: Callable[..., object], *args: Any, **kwargs: Any) -> ApiError:
+    """The error `call(*args, **kwargs)` raises; fails the test if it succeeds."""
     with pytest.raises(ApiError) as raised:
-        call()
+        call(*args, **kwargs)
     return raised.value
 
 
@@ -120,7 +121,7 @@ def test_assistant_delete_returns_the_deleted_assistant_and_it_is_gone(vapi: Vap
 
     assert deleted.id == created.id
     assert deleted.name == "Short-lived"
-    assert api_error(lambda: vapi.assistants.get(created.id)).status_code == 404
+    assert api_error(vapi.assistants.get, created.id).status_code == 404
     assert created.id not in assistant_ids(vapi.assistants.list())
 
 
@@ -231,7 +232,7 @@ def test_call_get_update_and_delete(vapi: Vapi) -> None:
     deleted = vapi.calls.delete(call.id)  # the SDK sends the body `{}`
     assert deleted.id == call.id
     assert deleted.name == "renamed"
-    assert api_error(lambda: vapi.calls.get(call.id)).status_code == 404
+    assert api_error(vapi.calls.get, call.id).status_code == 404
 
 
 def test_call_create_with_the_same_idempotency_key_places_one_call(vapi: Vapi) -> None:
@@ -277,10 +278,9 @@ def test_launch_contract_call_maps_to_from_webhook_record_and_metadata(vapi: Vap
 def test_launch_contract_call_from_a_number_the_org_does_not_own_is_a_400_naming_from(vapi: Vapi) -> None:
     assistant = vapi.assistants.create(name="No number")
     error = api_error(
-        lambda: vapi.calls.create(
-            assistant_id=assistant.id,
-            request_options={"additional_body_parameters": {"to": "+14155550126", "from": "+14155559999"}},
-        )
+        vapi.calls.create,
+        assistant_id=assistant.id,
+        request_options={"additional_body_parameters": {"to": "+14155550126", "from": "+14155559999"}},
     )
 
     assert error.status_code == 400
@@ -315,7 +315,7 @@ def test_phone_number_crud_never_echoes_the_twilio_auth_token(vapi: Vapi, org: O
     deleted = vapi.phone_numbers.delete(created.id)
     assert deleted.id == created.id
     assert deleted.name == "Front desk"
-    assert api_error(lambda: vapi.phone_numbers.get(created.id)).status_code == 404
+    assert api_error(vapi.phone_numbers.get, created.id).status_code == 404
 
 
 def test_v2_phone_number_list_is_paginated(server: RunningServer) -> None:
@@ -375,7 +375,7 @@ def test_function_tool_crud(vapi: Vapi) -> None:
     deleted = vapi.tools.delete(created.id)
     assert deleted.id == created.id
     assert deleted.function.name == "get_forecast"
-    assert api_error(lambda: vapi.tools.get(created.id)).status_code == 404
+    assert api_error(vapi.tools.get, created.id).status_code == 404
 
 
 # --- squads ------------------------------------------------------------------------------------------------
@@ -402,13 +402,12 @@ def test_squad_crud(vapi: Vapi) -> None:
 
     deleted = vapi.squads.delete(created.id)
     assert deleted.id == created.id
-    assert api_error(lambda: vapi.squads.get(created.id)).status_code == 404
+    assert api_error(vapi.squads.get, created.id).status_code == 404
 
 
 def test_squad_member_naming_a_missing_assistant_is_a_400(vapi: Vapi) -> None:
-    error = api_error(
-        lambda: vapi.squads.create(members=[{"assistantId": "00000000-0000-0000-0000-000000000000"}])  # type: ignore[list-item]
-    )
+    missing = "00000000-0000-0000-0000-000000000000"
+    error = api_error(vapi.squads.create, members=[{"assistantId": missing}])
     assert error.status_code == 400
     assert any(m.startswith("members.0.assistantId") for m in messages_of(error))
 
@@ -441,7 +440,7 @@ def test_file_upload_round_trips_its_bytes(vapi: Vapi, server: RunningServer, or
     deleted = vapi.files.delete(created.id)
     assert deleted.id == created.id
     assert deleted.name == "Hours"
-    assert api_error(lambda: vapi.files.get(created.id)).status_code == 404
+    assert api_error(vapi.files.get, created.id).status_code == 404
     with server.client(org.private_key) as http:
         assert http.get(f"/file/{created.id}/content").status_code == 404
 
@@ -468,7 +467,7 @@ def test_file_upload_round_trips_its_bytes(vapi: Vapi, server: RunningServer, or
     ],
 )
 def test_bad_assistant_is_a_400_naming_the_field(vapi: Vapi, fields: dict[str, Any], expected: str) -> None:
-    error = api_error(lambda: vapi.assistants.create(**fields))
+    error = api_error(vapi.assistants.create, **fields)
 
     assert error.status_code == 400
     assert error.body["error"] == "Bad Request"
@@ -478,16 +477,14 @@ def test_bad_assistant_is_a_400_naming_the_field(vapi: Vapi, fields: dict[str, A
 
 def test_call_without_phone_number_is_vapis_400(vapi: Vapi) -> None:
     assistant = vapi.assistants.create(name="Lonely")
-    error = api_error(lambda: vapi.calls.create(assistant_id=assistant.id, customer={"number": "+14155550127"}))
+    error = api_error(vapi.calls.create, assistant_id=assistant.id, customer={"number": "+14155550127"})
 
     assert error.status_code == 400
     assert messages_of(error) == ["Couldn't Get Phone Number. Need Either `phoneNumberId` Or `phoneNumber`."]
 
 
 def test_call_with_an_unknown_assistant_is_vapis_400(vapi: Vapi) -> None:
-    error = api_error(
-        lambda: vapi.calls.create(assistant_id="nope", transport=WEBSOCKET_TRANSPORT)  # type: ignore[arg-type]
-    )
+    error = api_error(vapi.calls.create, assistant_id="nope", transport=WEBSOCKET_TRANSPORT)
 
     assert error.status_code == 400
     assert messages_of(error) == ["Couldn't Get Assistant. `assistantId` nope Does Not Exist."]
@@ -499,7 +496,7 @@ UNAUTHORIZED = {"message": INVALID_KEY, "error": "Unauthorized", "statusCode": 4
 def test_unknown_key_gets_vapis_401_body(server: RunningServer) -> None:
     vapi = Vapi(token="not-a-key", base_url=server.base_url)
 
-    error = api_error(lambda: vapi.assistants.list())
+    error = api_error(vapi.assistants.list)
 
     assert error.status_code == 401
     assert error.body == UNAUTHORIZED
@@ -508,7 +505,7 @@ def test_unknown_key_gets_vapis_401_body(server: RunningServer) -> None:
 def test_public_key_on_a_private_route_gets_vapis_401_body(server: RunningServer, org: OrgKeys) -> None:
     vapi = Vapi(token=org.public_key, base_url=server.base_url)
 
-    error = api_error(lambda: vapi.assistants.create(name="From a browser"))
+    error = api_error(vapi.assistants.create, name="From a browser")
 
     assert error.status_code == 401
     assert error.body == UNAUTHORIZED
@@ -546,9 +543,9 @@ def test_another_orgs_objects_are_404_and_absent_from_its_lists(vapi: Vapi, othe
 
     for resource, object_id in mine.items():
         theirs = getattr(other_org_vapi, resource)
-        assert api_error(lambda: theirs.get(object_id)).status_code == 404, resource
-        assert api_error(lambda: theirs.update(object_id, **UPDATES[resource])).status_code == 404, resource
-        assert api_error(lambda: theirs.delete(object_id)).status_code == 404, resource
+        assert api_error(theirs.get, object_id).status_code == 404, resource
+        assert api_error(theirs.update, object_id, **UPDATES[resource]).status_code == 404, resource
+        assert api_error(theirs.delete, object_id).status_code == 404, resource
         assert object_id not in [item.id for item in theirs.list()], resource
         assert getattr(vapi, resource).get(object_id).id == object_id, f"{resource} survived"
 

@@ -23,9 +23,7 @@ def node_sdk() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     assert node and npm, "node and npm are needed for the TypeScript SDK test (`make test` installs them)"
     if not (SDK_DIR / "node_modules" / "@vapi-ai" / "server-sdk").is_dir():
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=SDK_DIR, check=True, timeout=300
-        )
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=SDK_DIR, check=True, timeout=300)
     return Path(node)
 
 

@@ -43,8 +43,11 @@ async def speak(stream: SttStream, pcm: np.ndarray, rate: int, speed: float = 3.
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-async def test_two_utterances_give_one_accurate_final_each_after_interims(sim_url: tuple[DeepgramSim, str]) -> None:
+async def test_two_utterances_give_one_accurate_final_each_after_interims(
+    sim_url: tuple[DeepgramSim, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     sim, url = sim_url
+    monkeypatch.setattr(deepgram, "FINALIZE_TIMEOUT_S", 30.0)  # Whisper on a busy 2-core box can take seconds
     stream = open_stream(url)
     heard: list[Transcript] = []
     finals: asyncio.Queue[Transcript] = asyncio.Queue()
@@ -101,6 +104,32 @@ async def test_wrong_key_ends_with_invalid_credentials(sim_url: tuple[DeepgramSi
     with pytest.raises(ProviderError):
         await stream.push(b"\x00\x00" * 160)
     await stream.aclose()
+
+
+@pytest.mark.timeout(20)
+async def test_unanswered_finalize_releases_what_was_heard_and_drops_late_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = asyncio.Event()
+
+    async def stalls_until_released(audio: np.ndarray) -> str:
+        await release.wait()
+        return "late words"
+
+    monkeypatch.setattr(deepgram, "FINALIZE_TIMEOUT_S", 0.3)
+    sim = DeepgramSim(api_key=KEY, recognizer=stalls_until_released)
+    async with sim.serve() as url:
+        stream = open_stream(url)
+        transcripts = stream.transcripts()
+        await stream.push((np.sin(np.arange(8000) / 5) * 8000).astype(np.int16).tobytes())  # 0.5 s of tone
+        await stream.finalize()
+        final = await asyncio.wait_for(anext(transcripts), 5)
+        release.set()
+        await stream.aclose()
+        rest = [t async for t in transcripts]
+    assert final.is_final and final.text == ""
+    assert rest == [], "words for audio already released must not leak into the next utterance"
+    assert any(r["channel"]["alternatives"][0]["transcript"] == "late words" for r in sim.sessions[0].results)
 
 
 def test_missing_key_is_reported_before_connecting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import soxr
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tests.sim.server import bound_socket, port_argument
@@ -131,7 +132,8 @@ class DeepgramSim:
         query = {k: v[-1] for k, v in parse_qs(urlsplit(ws.request.path).query).items()}
         session = Session(query, dict(ws.request.headers.raw_items()))
         self.sessions.append(session)
-        await _Listener(ws, session, *self.recognizers).run()
+        with contextlib.suppress(ConnectionClosed):  # the client hung up; the real API just drops it
+            await _Listener(ws, session, *self.recognizers).run()
 
 
 class _Listener:

@@ -19,7 +19,14 @@ from starlette.routing import Route
 
 from opencall.settings import Settings
 from opencall.store import recordings
-from opencall.store.recordings import CallRecorder, artifact_fields, recorder_for, upload_recording
+from opencall.store.recordings import (
+    CallRecorder,
+    artifact_fields,
+    recorder_for,
+    recording_dir,
+    salvage_recording,
+    upload_recording,
+)
 from tests.sim.server import serve_asgi
 
 AUDIO = Path(__file__).parents[1] / "fixtures" / "audio"
@@ -149,6 +156,23 @@ def test_recording_disabled_by_the_artifact_plan(tmp_path: Path) -> None:
     assert recorder is not None
     assert recorder.directory == tmp_path / "recordings" / "org-1" / "call-1"
     asyncio.run(recorder.finish())
+
+
+def test_raw_tracks_left_by_a_killed_process_are_salvaged(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    directory = recording_dir(settings, "org-1", "call-1")
+    directory.mkdir(parents=True)
+    caller = clip("s1")
+    (directory / "customer.pcm").write_bytes(caller.tobytes())  # what the writer had put on disk
+    (directory / "assistant.pcm").write_bytes(np.zeros(RATE, dtype="<i2").tobytes())
+
+    files = asyncio.run(salvage_recording(settings, "org-1", "call-1"))
+
+    assert files is not None
+    stereo, _, _ = read_wav(files.stereo)
+    assert np.array_equal(stereo[:, 0], caller) and not stereo[:, 1].any()
+    assert not list(directory.glob("*.pcm"))
+    assert asyncio.run(salvage_recording(settings, "org-1", "call-1")) == files  # already salvaged
 
 
 def test_artifact_fields_point_at_the_download_routes(recorded: recordings.RecordingFiles) -> None:

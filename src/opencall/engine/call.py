@@ -174,15 +174,22 @@ class CallEngine:
 
     async def end(self, reason: str, detail: str | None = None) -> None:
         """End the call once (first reason wins), stop the pipeline, and hand the record to the sink."""
-        if self._ended.is_set():
+        if self.ended_reason is not None:
             return
-        self._ended.set()
         self.ended_reason, self.ended_detail = reason, detail
-        if self._warm_up is not None:
-            self._warm_up.cancel()
-        await self._worker.cancel()
-        await self.emit({"type": "status-update", "status": "ended", "endedReason": reason})
-        await self._sink.ended(reason, datetime.now(UTC), list(self.record.messages), self.record.artifact(), detail)
+        try:
+            if self._warm_up is not None:
+                self._warm_up.cancel()
+            await self._worker.cancel()
+            await self.emit({"type": "status-update", "status": "ended", "endedReason": reason})
+            # Shielded: the task that asked to end (e.g. the socket reader) may be cancelled as the transport
+            # closes, and the final record must still be written.
+            await asyncio.shield(
+                self._sink.ended(reason, datetime.now(UTC), list(self.record.messages), self.record.artifact(), detail)
+            )
+        finally:
+            # Set last: waiters (the transport) tear down only after the record is stored.
+            self._ended.set()
 
     async def wait_ended(self) -> str:
         await self._ended.wait()

@@ -39,14 +39,14 @@ class CallLogHandler(logging.Handler):
     def __init__(self, settings: Settings, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self._settings = settings
-        self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._writer = threading.Thread(target=self._drain, name="call-logs", daemon=True)
         self._writer.start()
         _handlers.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         call_id = getattr(record, "call_id", None)
-        if not call_id:
+        if not call_id or not self._writer.is_alive():
             return
         try:
             line = json.dumps(self._fields(record), default=str)
@@ -70,16 +70,26 @@ class CallLogHandler(logging.Handler):
         """Wait until every record handed to `emit` so far is on disk."""
         self._queue.join()
 
+    def close(self) -> None:
+        """Write what is queued and stop the writer (app shutdown, or `logging.shutdown` at exit)."""
+        if self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join(timeout=5)
+        _handlers.discard(self)
+        super().close()
+
     def _drain(self) -> None:
-        while True:
+        running = True
+        while running:
             batch = [self._queue.get()]
             while len(batch) < BATCH_LINES:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            running = None not in batch
             try:
-                self._write(batch)
+                self._write([item for item in batch if item is not None])
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -97,6 +107,11 @@ class CallLogHandler(logging.Handler):
             except (OSError, ValueError) as exc:
                 # Not through `logging`: a failing log write must not feed itself more records.
                 print(f"opencall: call log for {call_id!r} not written: {exc}", file=sys.stderr, flush=True)
+
+
+def call_logs_url(base_url: str, call_id: str) -> str:
+    """`artifact.logUrl`: the call-logs download route."""
+    return f"{base_url.rstrip('/')}/call/{call_id}/call-logs"
 
 
 def call_log_handler(settings: Settings) -> logging.Handler:

@@ -13,8 +13,10 @@ turns the two raw tracks into Vapi's four files, block by block, so a long call 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
+import shutil
 import threading
 import wave
 from dataclasses import dataclass
@@ -214,15 +216,8 @@ class CallRecorder:
                 track.close()
             if self._error is not None:
                 raise RecordingFailed(str(self._error)) from self._error
-            try:
-                length = write_wavs(self.directory, self._tracks, self.sample_rate)
-            except OSError as exc:
-                raise RecordingFailed(str(exc)) from exc
-            for track in self._tracks.values():
-                track.path.unlink(missing_ok=True)
-            self._files = RecordingFiles(
-                self.directory, self.sample_rate, round(length / self.sample_rate, 3), self._dropped
-            )
+            files = finish_tracks(self.directory, self.sample_rate)
+            self._files = dataclasses.replace(files, dropped_chunks=self._dropped)
             return self._files
 
 
@@ -235,17 +230,30 @@ def _open_wav(path: Path, channels: int, rate: int) -> wave.Wave_write:
 
 
 def _read_block(path: Path, offset: int, count: int) -> np.ndarray[Any, Any]:
-    """`count` samples from `offset`, zero-padded past the end of a shorter track."""
+    """`count` samples from `offset`, zero-padded past the end of a shorter (or absent) track."""
+    if not path.exists() or path.stat().st_size <= offset * 2:
+        return np.zeros(count, dtype="<i2")
     block = np.fromfile(path, dtype="<i2", count=count, offset=offset * 2)
     if block.size < count:
         block = np.concatenate([block, np.zeros(count - block.size, dtype="<i2")])
     return block
 
 
-def write_wavs(directory: Path, tracks: dict[Side, _Track], rate: int) -> int:
+def finish_tracks(directory: Path, rate: int) -> RecordingFiles:
+    """The four WAVs from the raw tracks in `directory`, which are then removed."""
+    try:
+        length = write_wavs(directory, directory / "customer.pcm", directory / "assistant.pcm", rate)
+    except OSError as exc:
+        raise RecordingFailed(str(exc)) from exc
+    for side in ("customer", "assistant"):
+        (directory / f"{side}.pcm").unlink(missing_ok=True)
+    return RecordingFiles(directory, rate, round(length / rate, 3))
+
+
+def write_wavs(directory: Path, customer: Path, assistant: Path, rate: int) -> int:
     """The four WAVs from the two raw tracks; returns the recording length in samples."""
-    customer, assistant = tracks["customer"], tracks["assistant"]
-    length = max(customer.cursor, assistant.cursor)
+    sizes = [path.stat().st_size // 2 if path.exists() else 0 for path in (customer, assistant)]
+    length = max(sizes)
     outs = {
         kind: _open_wav(directory / name, 2 if kind == "stereo" else 1, rate)
         for kind, name in FILE_NAMES.items()
@@ -253,8 +261,8 @@ def write_wavs(directory: Path, tracks: dict[Side, _Track], rate: int) -> int:
     try:
         for offset in range(0, length, BLOCK_SAMPLES):
             count = min(BLOCK_SAMPLES, length - offset)
-            left = _read_block(customer.path, offset, count)
-            right = _read_block(assistant.path, offset, count)
+            left = _read_block(customer, offset, count)
+            right = _read_block(assistant, offset, count)
             # A sum, not an average: each side keeps its level, and speech rarely overlaps long enough to clip.
             mix = np.clip(left.astype(np.int32) + right.astype(np.int32), -32768, 32767).astype("<i2")
             outs["mono"].writeframes(mix.tobytes())
@@ -289,6 +297,19 @@ def recording_files(settings: Settings, org_id: str, call_id: str) -> RecordingF
     with wave.open(str(mono), "rb") as wav:
         rate, frames = wav.getframerate(), wav.getnframes()
     return RecordingFiles(directory, rate, round(frames / rate, 3))
+
+
+async def salvage_recording(settings: Settings, org_id: str, call_id: str) -> RecordingFiles | None:
+    """After a crash: the WAVs from the raw tracks a dead process left behind (up to its last write)."""
+    directory = recording_dir(settings, org_id, call_id)
+    if not any((directory / f"{side}.pcm").exists() for side in ("customer", "assistant")):
+        return recording_files(settings, org_id, call_id)
+    return await asyncio.to_thread(finish_tracks, directory, RECORDING_RATE)
+
+
+def delete_recording(settings: Settings, org_id: str, call_id: str) -> None:
+    """Erase a call's recording files (for `DELETE /call/{id}`)."""
+    shutil.rmtree(recording_dir(settings, org_id, call_id), ignore_errors=True)
 
 
 def download_url(base_url: str, call_id: str, kind: str) -> str:

@@ -8,6 +8,7 @@ session per operation, no retries: a failed dial is reported, never silently rep
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -70,6 +71,21 @@ class TwilioError(Exception):
         return self.status == 401 or self.code == AUTHENTICATE
 
 
+def _page_error(exc: TwilioException, base_url: str) -> TwilioError:
+    """List calls raise `TwilioException("Unable to fetch page", response)`: recover Twilio's error JSON."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    try:
+        body = json.loads(getattr(response, "text", "") or "{}")
+    except ValueError:
+        body = {}
+    if status is None:
+        return TwilioError(f"could not reach Twilio at {base_url}: {exc}")
+    code = body.get("code") if isinstance(body, dict) else None
+    message = body.get("message", "") if isinstance(body, dict) else ""
+    return TwilioError(f"Twilio answered {status} ({code}): {message}", status, code)
+
+
 class TwilioRest:
     def __init__(self, account: TwilioAccount, base_url: str | None = None) -> None:
         if not account.account_sid:
@@ -92,7 +108,9 @@ class TwilioRest:
             yield client
         except TwilioRestException as exc:
             raise TwilioError(f"Twilio answered {exc.status} ({exc.code}): {exc.msg}", exc.status, exc.code) from exc
-        except (TwilioException, OSError, TimeoutError) as exc:
+        except TwilioException as exc:
+            raise _page_error(exc, self.base_url) from exc
+        except (OSError, TimeoutError) as exc:
             raise TwilioError(f"could not reach Twilio at {self.base_url}: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:
             # aiohttp's ClientError family (connection refused, DNS, TLS): Twilio is unreachable.

@@ -8,6 +8,7 @@ HTTP failures become Vapi's `pipeline-error-<provider>-...` endedReasons.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import weakref
@@ -50,9 +51,7 @@ _STATUS_REASONS = {
     503: "503-server-overloaded-error",
 }
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 def shared_client() -> httpx.AsyncClient:
@@ -133,8 +132,9 @@ class OpenAICompatibleLLM:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._http_error(response)
-                async for event in parse_chunks(_sse_chunks(response)):
-                    yield event
+                async with contextlib.aclosing(parse_chunks(_sse_chunks(response))) as events:
+                    async for event in events:
+                        yield event
         except httpx.TimeoutException as exc:
             raise self._error("llm-failed", f"timed out: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:

@@ -79,6 +79,7 @@ class DeepgramStream:
         self._audio_s = 0.0
         self._segments: list[tuple[str, float | None]] = []
         self._waiting: list[float] = []  # audio position of each unanswered finalize()
+        self._released_to = 0.0  # audio position up to which finals were given out
         self._deadline: asyncio.TimerHandle | None = None
         self._error: ProviderError | None = None
         self._closed = False
@@ -184,12 +185,16 @@ class DeepgramStream:
             if text:
                 self._transcripts.put_nowait(self._utterance(text, confidence, is_final=False))
             return
+        end = float(message.get("start") or 0.0) + float(message.get("duration") or 0.0)
+        if text and end <= self._released_to - COVERED_SLACK_S:
+            # Audio of an utterance already released on the timeout: its words are late, and
+            # adding them to the next utterance would put them in the wrong turn.
+            log.debug("deepgram: dropping late final for released audio: %r", text)
+            text = ""
         if text:
             self._segments.append((text, confidence))
-        end = float(message.get("start") or 0.0) + float(message.get("duration") or 0.0)
         while self._waiting and (message.get("from_finalize") or end >= self._waiting[0] - COVERED_SLACK_S):
-            self._waiting.pop(0)
-            self._release()
+            self._release(self._waiting.pop(0))
         self._restart_deadline()
 
     def _utterance(self, tail: str, confidence: float | None, is_final: bool) -> Transcript:
@@ -197,9 +202,10 @@ class DeepgramStream:
         scores = [c for _, c in self._segments if c is not None] + ([confidence] if confidence is not None else [])
         return Transcript(" ".join(parts), is_final, min(scores) if scores else None, self._language)
 
-    def _release(self) -> None:
+    def _release(self, position: float) -> None:
         self._transcripts.put_nowait(self._utterance("", None, is_final=True))
         self._segments = []
+        self._released_to = max(self._released_to, position)
 
     def _release_all(self) -> None:
         if self._deadline is not None:
@@ -208,8 +214,7 @@ class DeepgramStream:
         if self._waiting:
             log.debug("deepgram: %d finalize(s) unanswered; releasing what was heard", len(self._waiting))
         while self._waiting:
-            self._waiting.pop(0)
-            self._release()
+            self._release(self._waiting.pop(0))
 
 
 def _query(config: Mapping[str, Any]) -> list[tuple[str, str]]:

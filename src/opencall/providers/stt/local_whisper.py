@@ -92,7 +92,11 @@ class _LoadedWhisper:
     def decode_full(self, audio: np.ndarray) -> WhisperResult:
         """`WhisperModel.transcribe` with beam 1: the reference path, padded to 30 s."""
         segments, _info = self.model.transcribe(
-            audio, language="en", beam_size=1, condition_on_previous_text=False, without_timestamps=True,
+            audio,
+            language="en",
+            beam_size=1,
+            condition_on_previous_text=False,
+            without_timestamps=True,
             vad_filter=False,
         )
         parts = list(segments)
@@ -142,7 +146,9 @@ class WhisperStream:
     def __init__(self, stt: LocalWhisperStt, sample_rate: int) -> None:
         self._stt = stt
         self._rate = sample_rate
-        self._resampler = soxr.ResampleStream(sample_rate, MODEL_RATE, 1, dtype="float32") if sample_rate != MODEL_RATE else None
+        self._resampler = (
+            soxr.ResampleStream(sample_rate, MODEL_RATE, 1, dtype="float32") if sample_rate != MODEL_RATE else None
+        )
         self._chunks: list[np.ndarray] = []
         self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
         self._closed = False

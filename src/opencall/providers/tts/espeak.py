@@ -35,8 +35,16 @@ class EspeakTts:
         if binary is None:
             raise ProviderError("pipeline-error-opencall-espeak-voice-failed", "espeak-ng is not installed")
         proc = await asyncio.create_subprocess_exec(
-            binary, "-v", self._voice, "-s", str(self._wpm), "--stdout", "--", text,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            binary,
+            "-v",
+            self._voice,
+            "-s",
+            str(self._wpm),
+            "--stdout",
+            "--",
+            text,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         assert proc.stdout is not None
         try:

@@ -32,6 +32,7 @@ from opencall.api import (
 )
 from opencall.settings import Settings
 from opencall.store.db import create_engine_for, run_migrations, session_factory
+from opencall.store.call_logs import call_log_handler
 from opencall.store.keys import bootstrap
 from opencall.webhooks.hub import WebhookHub
 
@@ -64,11 +65,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.auto_migrate:
         await asyncio.to_thread(run_migrations, settings)
     await bootstrap_keys(app)
+    # Per-call log files; added in lifespan, not create_app, so handlers never pile up on the shared logger.
+    log_handler = call_log_handler(settings)
+    logging.getLogger("opencall").addHandler(log_handler)
     app.state.webhooks = WebhookHub(app.state.sessions, settings)
     await app.state.webhooks.start()
-    yield
-    await app.state.webhooks.stop()
-    await app.state.db_engine.dispose()
+    try:
+        yield
+    finally:
+        await app.state.webhooks.stop()
+        await app.state.db_engine.dispose()
+        logging.getLogger("opencall").removeHandler(log_handler)
+        log_handler.close()
 
 
 ERROR_BODY = {

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """Key that encrypts provider secrets at rest (Fernet, urlsafe base64 of 32 bytes); generated into data_dir if unset."""
     auto_migrate: bool = True
     """Apply database migrations at server start (turn off when `opencall migrate` runs separately)."""
+    call_orphan_seconds: float = 20.0
+    """A live call whose process has not beaten for this long is ended by recovery (heartbeat every quarter)."""
     log_level: str = "INFO"
     """Python logging level."""
 

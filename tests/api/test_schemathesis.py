@@ -53,7 +53,7 @@ def fuzz(operation: schemathesis.APIOperation, session: requests.Session) -> str
 
     try:
         run()
-    except Exception as failure:  # noqa: BLE001 - every kind of failure is reported, per operation
+    except (Exception, BaseExceptionGroup) as failure:  # every kind of failure is reported, per operation
         return f"{operation.label}:\n{failure}"
     return None
 

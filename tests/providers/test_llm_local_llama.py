@@ -51,6 +51,19 @@ async def test_streams_a_nonempty_reply_with_usage(settings: Settings) -> None:
 
 
 @pytest.mark.timeout(60)
+async def test_tools_are_accepted_though_smollm2_answers_in_text(settings: Settings) -> None:
+    """SmolLM2 has no function calling: with tools offered it still answers, in text, and says so."""
+    llm = build_llm({"provider": "opencall-llama"}, settings)
+    model = {"provider": "opencall-llama", "maxTokens": 12, "tools": [{"type": "endCall"}]}
+    request = model_request(model, [SYSTEM, {"role": "user", "content": "Goodbye!"}])
+    assert request.tools and llm.supports_tools is False  # type: ignore[attr-defined]
+
+    events = [event async for event in llm.stream(request)]
+
+    assert isinstance(events[-1], ChatDone) and events[-1].completion_tokens > 0
+
+
+@pytest.mark.timeout(60)
 async def test_closing_the_stream_stops_generation_at_once(settings: Settings) -> None:
     """Barge-in: a reply that would run ~10 s is dropped after 3 tokens; the model is free right away."""
     llm = LocalLlama(settings)

@@ -176,24 +176,25 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]
     log = tmp_path_factory.mktemp("llama") / "server.log"  # a file, not a pipe: the load log is ~200 kB
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("llama_cpp.server did not answer within 60 s")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}/v1"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            else:
+                raise RuntimeError("llama_cpp.server did not answer within 60 s")
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @pytest.mark.slow

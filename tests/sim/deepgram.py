@@ -164,30 +164,32 @@ class _Listener:
     async def run(self) -> None:
         worker = asyncio.create_task(self._decode_in_order())
         try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(self.ws.recv(), IDLE_TIMEOUT_S)
-                except TimeoutError:
-                    reason = "Deepgram did not receive audio data or a text message within the timeout window. NET-0001"
-                    await self.ws.close(1011, reason)
-                    return
-                if isinstance(message, bytes):
-                    self._audio(message)
-                    continue
-                kind = json.loads(message).get("type")
-                self.session.controls.append(str(kind))
-                if kind == "Finalize":
-                    self._cut(speech_final=False, from_finalize=True)
-                elif kind == "CloseStream":
-                    self._cut(speech_final=True, from_finalize=False, only_speech=True)
-                    self.jobs.put_nowait(None)
-                    await worker
-                    await self._send(self._metadata())
-                    await self.ws.close()
-                    return
-        except Exception:
+            await self._receive(worker)
+        finally:
             worker.cancel()
-            raise
+
+    async def _receive(self, worker: asyncio.Task[None]) -> None:
+        while True:
+            try:
+                message = await asyncio.wait_for(self.ws.recv(), IDLE_TIMEOUT_S)
+            except TimeoutError:
+                reason = "Deepgram did not receive audio data or a text message within the timeout window. NET-0001"
+                await self.ws.close(1011, reason)
+                return
+            if isinstance(message, bytes):
+                self._audio(message)
+                continue
+            kind = json.loads(message).get("type")
+            self.session.controls.append(str(kind))
+            if kind == "Finalize":
+                self._cut(speech_final=False, from_finalize=True)
+            elif kind == "CloseStream":
+                self._cut(speech_final=True, from_finalize=False, only_speech=True)
+                self.jobs.put_nowait(None)
+                await worker
+                await self._send(self._metadata())
+                await self.ws.close()
+                return
 
     def _audio(self, pcm: bytes) -> None:
         self.session.audio_bytes += len(pcm)

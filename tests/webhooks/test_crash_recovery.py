@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def spawn_server(data_dir: Path, port: int, key: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OPENCALL_DATA_DIR": str(data_dir), "OPENCALL_PORT": str(port), "OPENCALL_API_KEY": key}
+    env = {**os.environ, "OPENCALL_DATA_DIR": str(data_dir), "OPENCALL_PORT": str(port), "OPENCALL_API_KEY": key,
+           "OPENCALL_CALL_ORPHAN_SECONDS": "2"}
     process = subprocess.Popen([sys.executable, "-m", "opencall.cli", "serve"], cwd=REPO, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
@@ -43,10 +44,10 @@ async def test_call_live_when_the_server_dies_is_ended_and_reported_after_restar
     first = spawn_server(tmp_path, port, key)
     with running_receiver() as receiver:
         try:
-            assistant = httpx.post(f"{base}/assistant", headers=headers, json={
+            assistant = httpx.post(f"{base}/assistant", headers=headers, timeout=30, json={
                 "name": "crash", "firstMessage": "Acme Dental, how can I help?", "server": {"url": receiver.url},
             }).json()
-            call = httpx.post(f"{base}/call", headers=headers, json={
+            call = httpx.post(f"{base}/call", headers=headers, timeout=30, json={
                 "assistantId": assistant["id"], "transport": {"provider": "vapi.websocket"}}).json()
             pcm, _, _ = load_clip("piper-joe_s1")
             async with WsCaller(call["transport"]["websocketCallUrl"]) as caller:
@@ -55,7 +56,7 @@ async def test_call_live_when_the_server_dies_is_ended_and_reported_after_restar
                 # Kill once the caller's turn is stored, as a crash mid-conversation would find it.
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
-                    live = httpx.get(f"{base}/call/{call['id']}", headers=headers).json()
+                    live = httpx.get(f"{base}/call/{call['id']}", headers=headers, timeout=30).json()
                     if "User:" in ((live.get("artifact") or {}).get("transcript") or ""):
                         break
                     await asyncio.sleep(0.2)
@@ -67,7 +68,7 @@ async def test_call_live_when_the_server_dies_is_ended_and_reported_after_restar
         second = spawn_server(tmp_path, port, key)
         try:
             report = receiver.wait_for("end-of-call-report", timeout=60)
-            stored = httpx.get(f"{base}/call/{call['id']}", headers=headers).json()
+            stored = httpx.get(f"{base}/call/{call['id']}", headers=headers, timeout=30).json()
         finally:
             second.terminate()
             second.wait(timeout=20)

@@ -218,6 +218,8 @@ class TurnTaker:
     # --- time -----------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
+        if self.ended:
+            return None
         candidates = [self._pause_at, self._release_at(), self._idle_deadline()]
         candidates.append(self._started_at + self.config.max_duration_seconds)
         return min((c for c in candidates if c is not None), default=None)

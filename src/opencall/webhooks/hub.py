@@ -22,10 +22,6 @@ from opencall.webhooks.publisher import CallPublisher
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
-"""How often a live call proves its process is alive."""
-ORPHAN_AFTER_SECONDS = 20.0
-"""A live call whose heartbeat is older than this belongs to a process that died."""
 WORKER_DIED = "call.in-progress.error-vapifault-worker-died"
 LIVE_STATUSES = ("in-progress", "ringing", "forwarding")
 
@@ -94,13 +90,13 @@ class WebhookHub:
                     .values(owner=self.owner, heartbeat_at=utcnow())
                 )
                 await session.commit()
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(self.settings.call_orphan_seconds / 4)
 
     async def recover_orphaned_calls(self) -> list[str]:
         """End live calls whose process died, from what was stored, and send their reports."""
         from opencall.webhooks.report import finish_call
 
-        cutoff = utcnow() - timedelta(seconds=ORPHAN_AFTER_SECONDS)
+        cutoff = utcnow() - timedelta(seconds=self.settings.call_orphan_seconds)
         async with self.sessions() as session:
             rows = list(
                 await session.scalars(
@@ -129,7 +125,7 @@ class WebhookHub:
 
     async def _recover_periodically(self) -> None:
         while True:
-            await asyncio.sleep(ORPHAN_AFTER_SECONDS)
+            await asyncio.sleep(self.settings.call_orphan_seconds)
             try:
                 await self.recover_orphaned_calls()
             except Exception:

@@ -63,7 +63,10 @@ async def run_analysis(call: dict[str, Any], assistant: dict[str, Any], settings
     deadline = analysis_deadline_seconds(plan) or ANALYSIS_FALLBACK_DEADLINE_SECONDS
     messages = (call.get("artifact") or {}).get("messages") or call.get("messages") or []
     try:
-        return await asyncio.wait_for(analyze_call(messages, assistant, settings), deadline)
+        return await asyncio.wait_for(
+            analyze_call(messages, assistant, settings, ended_reason=call.get("endedReason") or "", call_id=call["id"]),
+            deadline,
+        )
     except TimeoutError:
         log.warning(
             "analysis of call %s passed its %.0f s deadline; reporting without it", call.get("id"), deadline

@@ -16,10 +16,10 @@ import asyncio
 import importlib.util
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from opencall.providers.base import ChatEvent, ChatRequest, ProviderError
 from opencall.providers.llm.openai_stream import parse_chunks
@@ -69,7 +69,8 @@ def shared_model(settings: Settings) -> Llama:
     """
     global _model
     if _model is None:
-        from llama_cpp import Llama, LlamaRAMCache
+        from llama_cpp import Llama
+        from llama_cpp.llama_cache import LlamaRAMCache
 
         llama = Llama(
             model_path=str(model_path()),
@@ -107,7 +108,7 @@ class LocalLlama:
 
     async def prewarm(self, messages: Sequence[Mapping[str, Any]]) -> None:
         """Evaluate `messages` (e.g. the system prompt) so the first real turn starts from cache."""
-        request = ChatRequest(model=PROVIDER, messages=list(messages), max_tokens=1)
+        request = ChatRequest(model=PROVIDER, messages=[dict(m) for m in messages], max_tokens=1)
         async for _ in self._chunks(request):
             pass
 
@@ -155,12 +156,15 @@ class LocalLlama:
         if request.tools:
             options.update(tools=request.tools, tool_choice="auto")
         temperature = request.temperature if request.temperature is not None else DEFAULT_TEMPERATURE
-        chunks = llama.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stream=True,
-            **options,
+        chunks = cast(
+            Generator[dict[str, Any], None, None],
+            llama.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                temperature=temperature,
+                max_tokens=max_tokens,
+                stream=True,
+                **options,
+            ),
         )
         text: list[str] = []
         try:
@@ -168,10 +172,10 @@ class LocalLlama:
                 if stop.is_set():
                     return
                 for choice in chunk["choices"]:
-                    text.append(choice["delta"].get("content") or "")  # type: ignore[union-attr]
-                yield dict(chunk)
+                    text.append(choice["delta"].get("content") or "")
+                yield chunk
         finally:
-            chunks.close()  # type: ignore[union-attr]
+            chunks.close()
         # llama.cpp's stream carries no usage; count like OpenAI's `include_usage` final chunk does.
         completion_tokens = len(llama.tokenize("".join(text).encode(), add_bos=False, special=False))
         yield {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,7 @@ def _error_text(error: Any) -> str:
     return str(error)
 
 
-async def parse_chunks(chunks: AsyncIterator[Mapping[str, Any]]) -> AsyncIterator[ChatEvent]:
+async def parse_chunks(chunks: AsyncIterator[Mapping[str, Any]]) -> AsyncGenerator[ChatEvent, None]:
     """Chat events from an async stream of chunk dicts; ChatDone comes last.
 
     Closing this generator closes `chunks` at once (an `async for` would leave it to the garbage

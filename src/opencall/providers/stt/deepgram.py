@@ -67,7 +67,7 @@ class DeepgramStt:
 
 
 class DeepgramStream:
-    """One live connection; opened at once, audio queued until it is up."""
+    """One live connection, opened at once (build it on the event loop); audio queues until it is up."""
 
     def __init__(self, url: str, headers: Mapping[str, str], sample_rate: int, language: str) -> None:
         self._url = url
@@ -80,6 +80,7 @@ class DeepgramStream:
         self._segments: list[tuple[str, float | None]] = []
         self._waiting: list[float] = []  # audio position of each unanswered finalize()
         self._released_to = 0.0  # audio position up to which finals were given out
+        self._unanswered = 0  # finalizes released on the timeout, whose `from_finalize` may still come
         self._deadline: asyncio.TimerHandle | None = None
         self._error: ProviderError | None = None
         self._closed = False
@@ -186,15 +187,20 @@ class DeepgramStream:
                 self._transcripts.put_nowait(self._utterance(text, confidence, is_final=False))
             return
         end = float(message.get("start") or 0.0) + float(message.get("duration") or 0.0)
-        if text and end <= self._released_to - COVERED_SLACK_S:
+        if text and end <= self._released_to + COVERED_SLACK_S:
             # Audio of an utterance already released on the timeout: its words are late, and
             # adding them to the next utterance would put them in the wrong turn.
             log.debug("deepgram: dropping late final for released audio: %r", text)
             text = ""
         if text:
             self._segments.append((text, confidence))
-        while self._waiting and (message.get("from_finalize") or end >= self._waiting[0] - COVERED_SLACK_S):
+        answers = bool(message.get("from_finalize"))
+        if answers and self._unanswered:
+            self._unanswered -= 1  # the late answer to a finalize already released; not to the next one
+            answers = False
+        while self._waiting and (answers or end >= self._waiting[0] - COVERED_SLACK_S):
             self._release(self._waiting.pop(0))
+            answers = False
         self._restart_deadline()
 
     def _utterance(self, tail: str, confidence: float | None, is_final: bool) -> Transcript:
@@ -215,6 +221,7 @@ class DeepgramStream:
             log.debug("deepgram: %d finalize(s) unanswered; releasing what was heard", len(self._waiting))
         while self._waiting:
             self._release(self._waiting.pop(0))
+            self._unanswered += 1
 
 
 def _query(config: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -24,15 +24,18 @@ from opencall.api import (
     files,
     health,
     live,
+    openai_compat,
     phone_numbers,
     recordings,
     squads,
     tools,
     twilio,
 )
+from opencall.api.deps import private_key
+from opencall.providers.llm.openai_compat import aclose_shared_client
 from opencall.settings import Settings
-from opencall.store.db import create_engine_for, run_migrations, session_factory
 from opencall.store.call_logs import call_log_handler
+from opencall.store.db import create_engine_for, run_migrations, session_factory
 from opencall.store.keys import bootstrap
 from opencall.webhooks.hub import WebhookHub
 
@@ -56,7 +59,11 @@ async def bootstrap_keys(app: FastAPI) -> None:
         private, public = issued
         shown = "(from OPENCALL_API_KEY)" if settings.api_key else private.key
         # Printed once: the key is stored hashed and cannot be shown again.
-        print(f"OpenCall: created org {private.org_id}\n  private key: {shown}\n  public key:  {public.key}")
+        # Flushed: under systemd or docker stdout is a pipe, and a buffered key would surface only at exit.
+        print(
+            f"OpenCall: created org {private.org_id}\n  private key: {shown}\n  public key:  {public.key}",
+            flush=True,
+        )
 
 
 @asynccontextmanager
@@ -74,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await app.state.webhooks.stop()
+        await aclose_shared_client()
         await app.state.db_engine.dispose()
         logging.getLogger("opencall").removeHandler(log_handler)
         log_handler.close()
@@ -199,6 +207,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, assistants, calls, phone_numbers, tools, squads, files, credentials, live, recordings,
                    twilio):
         app.include_router(module.router)
+    # The embedded model, OpenAI-compatibly, for `custom-llm` assistants and other tools; private key only.
+    app.include_router(openai_compat.router, dependencies=[Depends(private_key)])
     app.openapi = lambda: custom_openapi(app)  # type: ignore[method-assign]
     install_docs(app)
     return app

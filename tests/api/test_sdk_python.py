@@ -66,7 +66,14 @@ def messages_of(error: ApiError) -> list[str]:
 
 
 def new_number(vapi: Vapi, number: str, **fields: Any) -> Any:
-    request = {"provider": "twilio", "number": number, "twilioAccountSid": "AC" + "0" * 32, **fields}
+    """A Twilio number with credentials (the suite's Twilio simulator takes any), so calls from it dial."""
+    request = {
+        "provider": "twilio",
+        "number": number,
+        "twilioAccountSid": "AC" + "0" * 32,
+        "twilioAuthToken": "sim-token",
+        **fields,
+    }
     return vapi.phone_numbers.create(request=request)  # type: ignore[arg-type]
 
 

@@ -97,7 +97,7 @@ async def test_closing_the_stream_stops_generation_at_once(settings: Settings) -
 async def test_concurrent_calls_are_served_one_after_another_without_mixing(settings: Settings) -> None:
     llm = LocalLlama(settings)
     requests = [
-        ChatRequest(model="smollm2", messages=[SYSTEM, {"role": "user", "content": q}], max_tokens=12, temperature=0)
+        ChatRequest(model="smollm2", messages=[SYSTEM, {"role": "user", "content": q}], max_tokens=8, temperature=0)
         for q in ("What is your name?", "Where are you?")
     ]
 

@@ -129,6 +129,8 @@ class SimCall:
     answered_at: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stream_started: asyncio.Event = field(default_factory=asyncio.Event)
+    runner: asyncio.Future[None] | None = None
+    """What executes the call's current TwiML; a REST update replaces it."""
     sequence: int = 0
 
     @property
@@ -277,7 +279,7 @@ class TwilioSim:
         )
         self.calls[call.sid] = call
         call.answered_at = time.monotonic()
-        self._spawn(self._execute_from(call, number.voice_url, Outcome(callee=callee)))
+        call.runner = self._spawn(self._execute_from(call, number.voice_url, Outcome(callee=callee)))
         return call
 
     # --- REST -----------------------------------------------------------------------------
@@ -339,7 +341,7 @@ class TwilioSim:
             callback_events=events,
         )
         self.calls[call.sid] = call
-        self._spawn(self._run_outbound(call, self.outcomes.get(call.to, self.default)))
+        call.runner = self._spawn(self._run_outbound(call, self.outcomes.get(call.to, self.default)))
         return JSONResponse(call.resource(), status_code=201)
 
     async def _call(self, request: Request) -> Response:
@@ -360,7 +362,7 @@ class TwilioSim:
         if form.get("Status") in ("completed", "canceled"):
             self._spawn(self._end(call, "api", "completed" if call.answered_at else "canceled"))
         elif form.get("Twiml") or form.get("Url"):
-            self._spawn(self._redirect(call, form.get("Twiml"), form.get("Url")))
+            call.runner = self._spawn(self._redirect(call, call.runner, form.get("Twiml"), form.get("Url")))
         return JSONResponse(call.resource())
 
     async def _list_numbers(self, request: Request) -> Response:
@@ -406,10 +408,11 @@ class TwilioSim:
 
     # --- a call's life --------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _run_outbound(self, call: SimCall, outcome: Outcome) -> None:
         if outcome.answer == "queued":
@@ -493,8 +496,12 @@ class TwilioSim:
         if stream.closed_by == "callee":
             await self._end(call, "callee", "completed")
 
-    async def _redirect(self, call: SimCall, twiml: str | None, url: str | None) -> None:
+    async def _redirect(
+        self, call: SimCall, running: asyncio.Future[None] | None, twiml: str | None, url: str | None
+    ) -> None:
         # New instructions replace the running ones: the stream ends as Twilio ends it (stop, close).
+        if running is not None:
+            running.cancel()
         for stream in call.streams:
             await stream.close("twilio")
         await asyncio.sleep(0.05)
@@ -506,8 +513,8 @@ class TwilioSim:
             await self._execute_from(call, url, Outcome())
 
     async def _end(self, call: SimCall, by: str, status: str, sip: int | None = None) -> None:
-        if call.status in TERMINAL:
-            return
+        if call.status in TERMINAL or call.ended_by is not None:
+            return  # the first ending wins; closing the stream below lets the TwiML runner try again
         call.ended_by = by
         for stream in call.streams:
             await stream.close("twilio" if by != "callee" else "callee")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.sim.twilio import Outcome
-from tests.transports.twilio_stack import TwilioStack, twilio_sim, twilio_stack  # noqa: F401
+from tests.transports.twilio_stack import TwilioStack, twilio_sim_fixture, twilio_stack_fixture  # noqa: F401
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,24 +22,15 @@ CUSTOMER = "+15557770100"
 async def place(stack: TwilioStack, to: str, outcome: Outcome, **assistant: Any) -> tuple[dict[str, Any], Any]:
     """`POST /call {to, from, assistantId}` (the launch contract) with the far end scripted."""
     stack.sim.script(to, outcome)
-    await ensure_number(stack)
+    await stack.our_number()
     created = await stack.assistant(**assistant)
     call = await stack.post("/call", {"to": to, "from": stack.number.phone_number, "assistantId": created["id"]})
     return call, await stack.sim.wait_call(to)
 
 
-async def ensure_number(stack: TwilioStack) -> dict[str, Any]:
-    async with stack.client() as client:
-        listed = (await client.get("/phone-number")).json()
-    for number in listed:
-        if number.get("number") == stack.number.phone_number:
-            return dict(number)
-    return await stack.phone_number()
-
-
 async def test_creating_a_phone_number_points_its_twilio_voice_url_at_opencall(twilio_stack: TwilioStack) -> None:
     stack = twilio_stack
-    number = await ensure_number(stack)
+    number = await stack.our_number()
 
     base = f"{stack.server.base_url}/twilio/numbers/{number['id']}"
     assert stack.number.voice_url == f"{base}/voice"
@@ -149,7 +140,7 @@ async def test_a_late_callback_never_moves_an_ended_call_backwards(twilio_stack:
 
 async def test_twilio_refusing_the_dial_ends_the_call_without_a_5xx(twilio_stack: TwilioStack) -> None:
     stack = twilio_stack
-    await ensure_number(stack)
+    await stack.our_number()
     assistant = await stack.assistant()
     transient = {
         "twilioPhoneNumber": stack.number.phone_number,

@@ -17,9 +17,15 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import RunningServer, bootstrap_keys, make_settings, start_server
+from tests.conftest import (
+    RunningServer,
+    bootstrap_keys,
+    create_pg_database,
+    drop_pg_database,
+    make_settings,
+    start_server,
+)
 from tests.sim.twilio import Account, Number, TwilioSim
-
 
 
 @dataclass
@@ -64,25 +70,35 @@ class TwilioStack:
                 "twilioAccountSid": self.account.sid, "twilioAuthToken": self.account.auth_token, **fields}
         return await self.post("/phone-number", body)
 
+    async def our_number(self) -> dict[str, Any]:
+        """The stack's number as imported into OpenCall (imported on first use)."""
+        async with self.client() as client:
+            listed = (await client.get("/phone-number")).json()
+        for number in listed:
+            if number.get("number") == self.number.phone_number:
+                return dict(number)
+        return await self.phone_number()
+
     async def assistant(self, **fields: Any) -> dict[str, Any]:
         return await self.post("/assistant", {"name": "Phone", **fields})
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def twilio_sim() -> AsyncIterator[TwilioSim]:
+@pytest_asyncio.fixture(scope="module", loop_scope="session", name="twilio_sim")
+async def twilio_sim_fixture() -> AsyncIterator[TwilioSim]:
     sim = TwilioSim()
     async with sim.serve():
         yield sim
 
 
-@pytest.fixture(scope="module")
-def twilio_stack(
+@pytest.fixture(scope="module", name="twilio_stack")
+def twilio_stack_fixture(
     twilio_sim: TwilioSim, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TwilioStack]:
-    settings = make_settings(
-        tmp_path_factory.mktemp("twilio"), database_url, cloud_base_urls={"twilio": twilio_sim.base_url}
-    )
-    running = start_server(settings)
+    """OpenCall on a database of its own (same engine as `database_url`), pointed at the simulator."""
+    data_dir = tmp_path_factory.mktemp("twilio")
+    pg_name = None if database_url.startswith("sqlite") else create_pg_database()
+    url = f"sqlite:///{data_dir / 'opencall.db'}" if pg_name is None else database_url.rsplit("/", 1)[0] + f"/{pg_name}"
+    running = start_server(make_settings(data_dir, url, cloud_base_urls={"twilio": twilio_sim.base_url}))
     running.keys = bootstrap_keys(running)
     account = twilio_sim.add_account()
     number = twilio_sim.add_number(account, f"+1555{random.randrange(10**7):07d}")
@@ -91,3 +107,5 @@ def twilio_stack(
     finally:
         running.server.should_exit = True
         running.thread.join(timeout=10)
+        if pg_name is not None:
+            drop_pg_database(pg_name)

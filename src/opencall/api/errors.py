@@ -8,6 +8,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opencall.errors import OpenCallError
@@ -41,6 +42,13 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail))
 
 
+async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    # SQLSTATE class 22 (data exception) is the input's fault: PostgreSQL refuses NUL characters in text
+    # (ids, numbers, search strings) and out-of-range numbers. A client error, so a 400 and not a retried 500.
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(400, ["a value in the request cannot be stored (NUL characters are not allowed)"])
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "Internal server error")
@@ -50,4 +58,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OpenCallError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(Exception, _unexpected)

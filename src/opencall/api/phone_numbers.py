@@ -36,6 +36,21 @@ def phone_numbers(c: Context) -> Repository[tables.PhoneNumber]:
     return Repository(c.session, tables.PhoneNumber, c.org_id, "Phone Number")
 
 
+TWILIO_CREDENTIAL_FIELDS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret")
+
+
+def check_twilio_credentials(values: dict[str, Any]) -> None:
+    """Twilio takes credentials as HTTP Basic auth: anything but printable ASCII can never be valid, and
+    would fail inside the HTTP client instead of as a 400."""
+    bad = [
+        f"{name} must contain only printable ASCII characters"
+        for name in TWILIO_CREDENTIAL_FIELDS
+        if isinstance(value := values.get(name), str) and not (value.isascii() and value.isprintable())
+    ]
+    if bad:
+        raise BadRequest(bad)
+
+
 def split_secrets(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     public = {k: v for k, v in data.items() if k not in SECRET_FIELDS}
     secret = {k: v for k, v in data.items() if k in SECRET_FIELDS and v is not None}
@@ -67,6 +82,7 @@ async def create_phone_number(
     await ensure_unique_number(c, number)
     number_id = str(uuid.uuid4())
     if body.provider == "twilio":
+        check_twilio_credentials({**data, **secret})
         await configure_number(c.settings, number_id, data, secret)
     row = await phone_numbers(c).create(
         data,
@@ -106,8 +122,12 @@ async def list_phone_numbers_paginated(
     total = await c.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     order = table.created_at.asc() if sort_order == "ASC" else table.created_at.desc()
     per_page = filters.limit
-    rows = list(
-        await c.session.scalars(query.order_by(order, table.id).offset((page - 1) * per_page).limit(per_page))
+    offset = (page - 1) * per_page
+    rows = (
+        list(await c.session.scalars(query.order_by(order, table.id).offset(offset).limit(per_page)))
+        # A page past the end is empty; not asking also keeps a huge page number from overflowing the OFFSET.
+        if offset < total
+        else []
     )
     pages = math.ceil(total / per_page) if per_page else 0
     return JSONResponse(
@@ -157,6 +177,7 @@ async def update_phone_number(id: str, body: Annotated[dict[str, Any], Body()], 
     if secret:
         columns["secrets"] = box.seal({**box.open(row.secrets), **secret})
     if row.provider == "twilio" and (secret or TWILIO_ROUTING_FIELDS & changes.keys()):
+        check_twilio_credentials({**changes, **secret})
         await configure_number(c.settings, row.id, {**row.data, **changes}, {**box.open(row.secrets), **secret})
     row = await repo.update(row, changes, **columns)
     await c.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from opencall.engine.record import CallRecord, TurnLatency
 from opencall.engine.reply import ReplyWriter
 from opencall.engine.turns import TurnTaker
 from opencall.providers.base import ProviderError
+
+log = logging.getLogger("opencall.engine")
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Conductor(FrameProcessor):
         await super().process_frame(frame, direction)
         now = asyncio.get_running_loop().time()
         if isinstance(frame, SpeechStartedFrame):
+            log.debug("speech started: onset %.3f detected %.3f now %.3f", frame.onset_at, frame.detected_at, now)
             await self._emit({"type": "speech-update", "status": "started", "role": "user", "turn": self._user_turn_index})
             await self._apply(self._turns.user_started(now, frame.onset_at))
         elif isinstance(frame, SpeechStoppedFrame):
@@ -141,6 +145,7 @@ class Conductor(FrameProcessor):
                 reply.released.set()
                 await self.push_frame(ReplyControlFrame(reply_id=action.reply_id, action="release"))
             case turns.PauseBot(reply_id):
+                log.debug("pause reply %d: caller speaking over it", reply_id)
                 await self.push_frame(ReplyControlFrame(reply_id=reply_id, action="pause"))
             case turns.ResumeBot(reply_id):
                 await self.push_frame(ReplyControlFrame(reply_id=reply_id, action="resume"))

@@ -30,6 +30,10 @@ VAD_CONFIDENCE = 0.6
 VAD_START_SECS = 0.1
 VAD_STOP_SECS = 0.2
 VAD_MIN_VOLUME = 0.5
+VAD_WINDOW_SECS = 0.032  # Silero's 512-sample window at 16 kHz
+# Speech began somewhere inside the first window of the run that started the VAD: half a window
+# before it on average. voiceSeconds (barge-in) is counted from this onset.
+ONSET_BEFORE_DETECTION_SECS = VAD_START_SECS + VAD_WINDOW_SECS / 2
 PREROLL_SECONDS = 0.3  # audio kept before the VAD start so the transcriber hears the first phoneme
 SMART_TURN_WINDOW_SECONDS = 8.0  # Smart Turn v3 looks at the last 8 s (local_smart_turn_v3.py)
 
@@ -62,7 +66,7 @@ class VadStage(FrameProcessor):
         now = asyncio.get_running_loop().time()
         if not self._speech and state == self._speaking:
             self._speech = True
-            await self.push_frame(SpeechStartedFrame(onset_at=now - VAD_START_SECS, detected_at=now))
+            await self.push_frame(SpeechStartedFrame(onset_at=now - ONSET_BEFORE_DETECTION_SECS, detected_at=now))
         await self.push_frame(frame, direction)
         if self._speech and state == self._quiet:
             self._speech = False

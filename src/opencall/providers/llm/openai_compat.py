@@ -148,7 +148,9 @@ class OpenAICompatibleLLM:
     def _http_error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
         suffix = _STATUS_REASONS.get(status) or ("500-server-error" if status >= 500 else "llm-failed")
-        return self._error(suffix, f"HTTP {status}: {_error_message(response)}")
+        detail = f"HTTP {status}: {_error_message(response)}"
+        log.warning("%s %s -> %s", self.provider, self.url, detail)
+        return self._error(suffix, detail)
 
 
 def _error_message(response: httpx.Response) -> str:

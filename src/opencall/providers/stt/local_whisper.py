@@ -36,8 +36,12 @@ _TAIL_PAD_S = 1.0  # silence after the utterance; Whisper wants to "hear" the en
 _MAX_WINDOW_FRAMES = 3000  # 30 s of mel frames, Whisper's native window
 # Speech runs ~3 tokens/s of audio; a budget of 6/s + 10 never cuts real words and bounds a
 # decoder stuck repeating itself (seen with a 2 s pad: "Thank you. Goodbye." x12).
-_TOKENS_PER_SECOND = 6
+_TOKENS_PER_SECOND = 8  # text ~3/s plus two timestamps per segment
 _MIN_TOKENS = 10
+_TIMESTAMP_SECONDS = 0.02  # Whisper's timestamp token resolution
+# A segment starting this close to the end holds no speech: the engine's audio ends with the
+# VAD's 0.2 s of silence, and a real last word ("yes") starts >= 0.4 s before the end.
+_SEGMENT_AFTER_END_S = 0.3
 _MAX_COMPRESSION_RATIO = 2.4  # faster-whisper's default: above it the text is a repetition loop
 # faster-whisper's own defaults for dropping a silent segment (TranscriptionOptions)
 _NO_SPEECH_THRESHOLD = 0.6
@@ -63,14 +67,19 @@ class _LoadedWhisper:
         self.model = model
         self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, "transcribe", "en")
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
-        prompt = list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
-        self.prompt: list[int] = prompt
+        self.prompt: list[int] = list(self.tokenizer.sot_sequence)
 
     def decode_fitted(self, audio: np.ndarray) -> WhisperResult:
-        """Greedy decode of one utterance on a window fitted to its length (runs in the worker)."""
+        """Greedy decode of one utterance on a window fitted to its length (runs in the worker).
+
+        Timestamps stay on: with `<|notimestamps|>` a short window makes Whisper stop after the
+        first sentence ("...Tuesday morning." and nothing of "Does nine work for you?"). A segment
+        that starts after the audio ends is the decoder repeating itself into the padding: dropped.
+        """
         import ctranslate2
         from faster_whisper.transcribe import get_compression_ratio
 
+        seconds = audio.size / MODEL_RATE
         padded = np.concatenate([audio, np.zeros(int(_TAIL_PAD_S * MODEL_RATE), np.float32)])
         features = self.model.feature_extractor(padded)
         frames = min(features.shape[-1] - features.shape[-1] % 2, _MAX_WINDOW_FRAMES)
@@ -79,18 +88,36 @@ class _LoadedWhisper:
             ctranslate2.StorageView.from_array(window),
             [self.prompt],
             beam_size=1,
-            max_length=len(self.prompt) + _MIN_TOKENS + int(_TOKENS_PER_SECOND * audio.size / MODEL_RATE),
+            max_length=len(self.prompt) + _MIN_TOKENS + int(_TOKENS_PER_SECOND * seconds),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
-        avg_logprob = result.scores[0] / (len(tokens) + 1) if result.scores else 0.0
+        tokens = self._tokens_within(result.sequences_ids[0], seconds)
+        avg_logprob = result.scores[0] / (len(result.sequences_ids[0]) + 1) if result.scores else 0.0
         text = self.tokenizer.decode(tokens).strip()
         if text and get_compression_ratio(text) > _MAX_COMPRESSION_RATIO:
             return self.decode_full(audio)
         return WhisperResult(text, float(result.no_speech_prob), float(avg_logprob))
+
+    def _tokens_within(self, sequence: list[int], seconds: float) -> list[int]:
+        """Text tokens of the segments that start before the audio ends and do not repeat the last one."""
+        first_timestamp = self.tokenizer.timestamp_begin
+        kept: list[int] = []
+        previous: list[int] = []
+        segment: list[int] = []
+        segment_start = 0.0
+        for token in [*sequence, first_timestamp]:  # a final timestamp flushes the last segment
+            if token >= first_timestamp:
+                if segment and segment != previous and segment_start < seconds - _SEGMENT_AFTER_END_S:
+                    kept.extend(segment)
+                    previous = segment
+                segment = []
+                segment_start = (token - first_timestamp) * _TIMESTAMP_SECONDS
+            elif token < self.tokenizer.eot:
+                segment.append(token)
+        return kept
 
     def decode_full(self, audio: np.ndarray) -> WhisperResult:
         """`WhisperModel.transcribe` with beam 1: the reference path, padded to 30 s."""

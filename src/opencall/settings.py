@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     """Apply database migrations at server start (turn off when `opencall migrate` runs separately)."""
     call_orphan_seconds: float = 20.0
-    """A live call whose process has not beaten for this long is ended by recovery (heartbeat every quarter)."""
+    """Seconds without a heartbeat after which recovery ends a live call (beats come 4 times as often)."""
     log_level: str = "INFO"
     """Python logging level."""
 

@@ -4,15 +4,28 @@ FastAPI's 422 and never a 5xx for bad input. Raw HTTP: these are the requests an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from opencall.errors import INVALID_KEY
-from tests.conftest import RunningServer
+from tests.conftest import OrgKeys, RunningServer
 
 UNAUTHORIZED = {"message": INVALID_KEY, "error": "Unauthorized", "statusCode": 401}
+
+
+@pytest.fixture(scope="module")
+def org(server: RunningServer) -> OrgKeys:
+    return server.new_org()
+
+
+@pytest.fixture
+def api(server: RunningServer, org: OrgKeys) -> Iterator[httpx.Client]:
+    """The shared `api` client, but in an org of this module: what these tests create stays out of others' lists."""
+    with server.client(org.private_key) as client:
+        yield client
 
 
 def bad_request(response: httpx.Response) -> list[str]:
@@ -213,8 +226,8 @@ def test_bad_authorization_header_is_vapis_401(server: RunningServer, authorizat
     assert response.json() == UNAUTHORIZED
 
 
-def test_public_key_is_refused_on_private_routes(server: RunningServer) -> None:
-    with server.client(server.keys.public_key) as browser:
+def test_public_key_is_refused_on_private_routes(server: RunningServer, org: OrgKeys) -> None:
+    with server.client(org.public_key) as browser:
         answers = [browser.get("/assistant"), browser.post("/assistant", json={"name": "x"}), browser.get("/call")]
 
     assert [(r.status_code, r.json()) for r in answers] == [(401, UNAUTHORIZED)] * 3
@@ -225,3 +238,14 @@ def test_health_needs_no_key(server: RunningServer) -> None:
 
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_spec_and_docs_need_no_key(server: RunningServer) -> None:
+    spec = httpx.get(f"{server.base_url}/openapi.json", timeout=120)
+    docs = httpx.get(f"{server.base_url}/docs", timeout=30)
+
+    assert spec.status_code == 200
+    assert spec.json()["servers"] == [{"url": server.base_url}]
+    assert spec.json()["paths"]["/assistant"]["post"]["operationId"] == "AssistantController_create"
+    assert docs.status_code == 200
+    assert "/openapi.json" in docs.text

@@ -19,7 +19,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tests.conftest import OrgKeys, RunningServer
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
@@ -51,6 +51,11 @@ def generate(spec: dict[str, object], workdir: Path) -> str:
     )
     assert run.returncode == 0, f"openapi-python-client rejected our spec:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
     return package
+
+
+@pytest.fixture(scope="module")
+def org(server: RunningServer) -> OrgKeys:
+    return server.new_org()
 
 
 @dataclass
@@ -85,12 +90,14 @@ def generated(server: RunningServer, generated_packages: GeneratedPackages) -> M
     return generated_packages.by_spec[key]
 
 
-def test_generated_client_creates_an_assistant_and_reads_it_back(generated: ModuleType, server: RunningServer) -> None:
+def test_generated_client_creates_an_assistant_and_reads_it_back(
+    generated: ModuleType, server: RunningServer, org: OrgKeys
+) -> None:
     package = generated.__name__
     create = importlib.import_module(f"{package}.api.assistants.assistant_controller_create")
     find_one = importlib.import_module(f"{package}.api.assistants.assistant_controller_find_one")
     models = importlib.import_module(f"{package}.models")
-    client = generated.AuthenticatedClient(base_url=server.base_url, token=server.keys.private_key)
+    client = generated.AuthenticatedClient(base_url=server.base_url, token=org.private_key)
 
     body = models.CreateAssistantRequest.from_dict(
         {
@@ -113,16 +120,16 @@ def test_generated_client_creates_an_assistant_and_reads_it_back(generated: Modu
     fetched = find_one.sync(id=created.id, client=client)
     assert isinstance(fetched, models.Assistant)
     assert fetched.id == created.id
-    assert fetched.org_id == server.keys.org_id
+    assert fetched.org_id == org.org_id
 
 
 def test_generated_client_accepts_the_launch_contract_string_forms(
-    generated: ModuleType, server: RunningServer
+    generated: ModuleType, server: RunningServer, org: OrgKeys
 ) -> None:
     package = generated.__name__
     create = importlib.import_module(f"{package}.api.assistants.assistant_controller_create")
     models = importlib.import_module(f"{package}.models")
-    client = generated.AuthenticatedClient(base_url=server.base_url, token=server.keys.private_key)
+    client = generated.AuthenticatedClient(base_url=server.base_url, token=org.private_key)
 
     body = models.CreateAssistantRequest(name="Short", model="gpt-4o", voice="alloy", prompt="Be brief.")
     created = create.sync(client=client, body=body)

@@ -19,7 +19,7 @@ from vapi.core.api_error import ApiError
 
 from opencall.api.recordings import signed_url
 from opencall.store import tables
-from opencall.store.call_logs import call_log_handler
+from opencall.store.call_logs import flush_call_logs
 from opencall.store.call_sink import StoredCallSink
 from opencall.store.db import create_engine_for, session_factory
 from opencall.store.recordings import RecordingFiles, artifact_fields, recorder_for
@@ -188,18 +188,14 @@ def test_expired_signature_is_forbidden(server: RunningServer, recorded: Recorde
 
 
 def test_call_logs_are_the_lines_logged_with_the_call_id(server: RunningServer, recorded: RecordedCall) -> None:
-    handler = call_log_handler(server.settings)
-    root = logging.getLogger("opencall")
-    root.addHandler(handler)
+    # The server's lifespan installed the per-call log handler on the "opencall" logger.
     marker = uuid.uuid4().hex
-    try:
-        call_log = logging.LoggerAdapter(logging.getLogger("opencall.engine"), {"call_id": recorded.id})
-        call_log.warning("turn released %s", marker)
-        logging.getLogger("opencall.engine").warning("another call's line %s", marker)  # no call id: not kept
-        with client(server, recorded.org.private_key, follow=True) as api:
-            response = api.get(f"/call/{recorded.id}/call-logs")
-    finally:
-        root.removeHandler(handler)
+    call_log = logging.LoggerAdapter(logging.getLogger("opencall.engine"), {"call_id": recorded.id})
+    call_log.warning("turn released %s", marker)
+    logging.getLogger("opencall.engine").warning("another call's line %s", marker)  # no call id: not kept
+    flush_call_logs()
+    with client(server, recorded.org.private_key, follow=True) as api:
+        response = api.get(f"/call/{recorded.id}/call-logs")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-ndjson"
     lines = [json.loads(line) for line in response.text.splitlines()]

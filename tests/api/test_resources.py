@@ -10,6 +10,7 @@ import select
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def test_launch_contract_call_answers_id_status_and_the_full_vapi_call(org_api: 
             json={
                 "provider": "twilio",
                 "number": "+14155550150",
-                "twilioAccountSid": "AC" + "1" * 32,
+                "twilioAccountSid": "AC" + uuid.uuid4().hex,
                 "twilioAuthToken": "token",  # the suite's Twilio simulator takes any credentials
             },
         )

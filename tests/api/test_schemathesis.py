@@ -8,6 +8,8 @@ collected, then reported together with schemathesis' reproduction (a curl comman
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import pytest
 import requests
 import schemathesis
@@ -17,11 +19,13 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from opencall.api.openai_compat import embedded_model
+from opencall.providers.base import ChatDone, ChatEvent, ChatRequest, TextDelta
 from tests.conftest import RunningServer
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 EXAMPLES_PER_OPERATION = 20
-"""Valid and invalid inputs together; ~35 operations x 20 keeps a run to about a minute on 2 cores."""
+"""Valid and invalid inputs together; ~35 operations x 20 is about a minute on 2 cores."""
 
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES_PER_OPERATION,
@@ -31,6 +35,27 @@ FUZZ_SETTINGS = settings(
     phases=[Phase.explicit, Phase.generate],  # no shrinking: the first failure is reported as found
     suppress_health_check=list(HealthCheck),
 )
+
+
+class ScriptedModel:
+    """Stands in for the embedded LLM behind `/v1/chat/completions`: the fuzz is about the HTTP contract, and
+    twenty real generations per run would be most of its time (the model has its own tests)."""
+
+    provider = "scripted"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        yield TextDelta("Hello.")
+        yield ChatDone(finish_reason="stop", prompt_tokens=3, completion_tokens=2)
+
+
+@pytest.fixture
+def scripted_llm(server: RunningServer) -> Iterator[None]:
+    app = server.server.config.app
+    app.dependency_overrides[embedded_model] = ScriptedModel
+    try:
+        yield
+    finally:
+        app.dependency_overrides.pop(embedded_model, None)
 
 
 @pytest.fixture
@@ -59,8 +84,13 @@ def fuzz(operation: schemathesis.APIOperation, session: requests.Session) -> str
 
 
 def test_every_operation_answers_without_5xx_and_as_documented(
-    server: RunningServer, api_schema: schemathesis.BaseSchema
+    server: RunningServer, api_schema: schemathesis.BaseSchema, scripted_llm: None
 ) -> None:
+    if not server.settings.resolved_database_url.startswith("sqlite"):
+        # The fuzz exercises the HTTP and schema layer, the same on both databases, and costs about a minute
+        # per run; the storage-specific edge cases it could reach (NUL in text, numbers beyond BIGINT) are
+        # pinned on both databases in test_api_errors.py.
+        pytest.skip("fuzzed on SQLite only; PostgreSQL input edge cases are in test_api_errors.py")
     session = requests.Session()
     # Fuzzing fills its org with junk; an org of its own keeps other tests' lists exact.
     session.headers["Authorization"] = f"Bearer {server.new_org().private_key}"

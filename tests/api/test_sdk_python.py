@@ -7,6 +7,7 @@ on parsed values (`assistant.model.provider == "openai"`), never just on "no exc
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -66,11 +67,12 @@ def messages_of(error: ApiError) -> list[str]:
 
 
 def new_number(vapi: Vapi, number: str, **fields: Any) -> Any:
-    """A Twilio number with credentials (the suite's Twilio simulator takes any), so calls from it dial."""
+    """A Twilio number with credentials, so calls from it dial. The suite's Twilio simulator takes any
+    credentials for an account it has not seen, then holds it to them: one new account per number."""
     request = {
         "provider": "twilio",
         "number": number,
-        "twilioAccountSid": "AC" + "0" * 32,
+        "twilioAccountSid": "AC" + uuid.uuid4().hex,
         "twilioAuthToken": "sim-token",
         **fields,
     }
@@ -299,12 +301,15 @@ def test_launch_contract_call_from_a_number_the_org_does_not_own_is_a_400_naming
 
 def test_phone_number_crud_never_echoes_the_twilio_auth_token(vapi: Vapi, org: OrgKeys) -> None:
     assistant = vapi.assistants.create(name="Inbound")
-    created = new_number(vapi, "+14155550104", twilioAuthToken="secret-token", assistantId=assistant.id)
+    sid = "AC" + uuid.uuid4().hex
+    created = new_number(
+        vapi, "+14155550104", twilioAccountSid=sid, twilioAuthToken="secret-token", assistantId=assistant.id
+    )
 
     assert created.provider == "twilio"
     assert created.org_id == org.org_id
     assert created.number == "+14155550104"
-    assert created.twilio_account_sid == "AC" + "0" * 32
+    assert created.twilio_account_sid == sid
     assert created.assistant_id == assistant.id
     assert created.status == "active"
     assert created.twilio_auth_token is None
@@ -557,8 +562,10 @@ def test_another_orgs_objects_are_404_and_absent_from_its_lists(vapi: Vapi, othe
         assert getattr(vapi, resource).get(object_id).id == object_id, f"{resource} survived"
 
 
-def test_sdk_sends_bearer_key_and_fern_headers_we_accept(server: RunningServer, org: OrgKeys) -> None:
-    """The SDK's own httpx client works too (e.g. a caller that injects timeouts or proxies)."""
+def test_sdk_with_its_own_httpx_client_and_a_trailing_slash_base_url_works(server: RunningServer, org: OrgKeys) -> None:
+    """Callers inject their own httpx client (timeouts, proxies) and paste base URLs with a trailing slash."""
     vapi = Vapi(token=org.private_key, base_url=server.base_url + "/", httpx_client=httpx.Client(timeout=10))
 
-    assert isinstance(vapi.assistants.list(limit=1), list)
+    created = vapi.assistants.create(name="Slash")
+
+    assert [a.id for a in vapi.assistants.list(limit=1)] == [created.id]

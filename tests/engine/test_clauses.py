@@ -13,7 +13,8 @@ def split(tokens: list[str]) -> list[str]:
 
 def test_first_clause_goes_at_the_first_punctuation_even_if_short() -> None:
     assert split(["Sure", ",", " I can", " book that", " for you", " on Tuesday", "."]) == [
-        "Sure,", "I can book that for you on Tuesday.",
+        "Sure,",
+        "I can book that for you on Tuesday.",
     ]
 
 
@@ -27,7 +28,10 @@ def test_first_clause_without_punctuation_is_cut_after_five_whole_words() -> Non
 def test_later_clauses_wait_for_enough_text_and_never_split_numbers() -> None:
     text = "Yes. We open at 9.30, close at 5, and it costs 1,000 dollars. Bye."
     assert split([text[i : i + 3] for i in range(0, len(text), 3)]) == [
-        "Yes.", "We open at 9.30, close at 5,", "and it costs 1,000 dollars.", "Bye.",
+        "Yes.",
+        "We open at 9.30, close at 5,",
+        "and it costs 1,000 dollars.",
+        "Bye.",
     ]
 
 

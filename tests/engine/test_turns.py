@@ -57,8 +57,8 @@ def test_reply_starts_at_transcript_and_is_released_wait_seconds_after_last_voic
     s.speech(1.0, 3.0)
     s.transcript(3.35, "I would like to book a cleaning.")
     s.advance(5.0)
-    (start_at, start), = s.of(turns.StartReply)
-    (release_at, release), = s.of(turns.ReleaseReply)
+    ((start_at, start),) = s.of(turns.StartReply)
+    ((release_at, release),) = s.of(turns.ReleaseReply)
     assert start_at == 3.35 and start.text == "I would like to book a cleaning."
     assert release_at == 3.4  # last voiced 3.0 + waitSeconds 0.4
     assert release.reply_id == start.reply_id and release.last_voiced_at == 3.0
@@ -82,7 +82,7 @@ def test_pause_mid_sentence_under_wait_seconds_merges_into_one_turn() -> None:
     starts = [a for _, a in s.of(turns.StartReply)]
     assert [a.text for a in starts] == ["I'd like to book", "I'd like to book a cleaning for Tuesday."]
     assert [a.reply_id for _, a in s.of(turns.CancelReply)] == [starts[0].reply_id]
-    (release_at, release), = s.of(turns.ReleaseReply)
+    ((release_at, release),) = s.of(turns.ReleaseReply)
     assert release.reply_id == starts[1].reply_id and release.text.endswith("Tuesday.")
     assert release_at == 3.9  # the merged transcript came after 3.5 + 0.4
 
@@ -95,7 +95,7 @@ def test_vad_false_start_while_llm_is_starting_keeps_the_reply() -> None:
     s.transcript(2.7, "What are your hours?")
     s.advance(4.0)
     assert len(s.of(turns.StartReply)) == 1 and not s.of(turns.CancelReply)
-    (release_at, release), = s.of(turns.ReleaseReply)
+    ((release_at, release),) = s.of(turns.ReleaseReply)
     assert release.text == "What are your hours?" and release.last_voiced_at == 2.0
     assert release_at == 2.7  # held while the noise was being transcribed, then released at once
 
@@ -120,10 +120,10 @@ def test_backchannel_uh_huh_while_bot_speaks_pauses_then_resumes_without_interru
     s.speech(1.0, 2.0)
     s.transcript(2.3, "Tell me about cleanings.")
     s.advance(2.5)
-    (_, release), = s.of(turns.ReleaseReply)
+    ((_, release),) = s.of(turns.ReleaseReply)
     s.playing(2.55, release.reply_id)
     s.speech(4.0, 4.4)  # "uh-huh" for 0.4 s: longer than voiceSeconds, so the bot pauses
-    (pause_at, _), = s.of(turns.PauseBot)
+    ((pause_at, _),) = s.of(turns.PauseBot)
     assert pause_at == 4.2  # onset 4.0 + voiceSeconds 0.2
     s.transcript(4.75, "Uh-huh.")
     assert [a.reply_id for _, a in s.of(turns.ResumeBot)] == [release.reply_id]
@@ -139,11 +139,11 @@ def test_real_speech_over_the_bot_interrupts_and_becomes_the_next_turn() -> None
     s.speech(1.0, 2.0)
     s.transcript(2.3, "Hi.")
     s.advance(2.5)
-    (_, release), = s.of(turns.ReleaseReply)
+    ((_, release),) = s.of(turns.ReleaseReply)
     s.playing(2.5, release.reply_id)
     s.speech(4.0, 5.0)
     s.transcript(5.3, "Can I book for Tuesday instead?")
-    (interrupt_at, interrupt), = s.of(turns.InterruptBot)
+    ((interrupt_at, interrupt),) = s.of(turns.InterruptBot)
     assert interrupt.reply_id == release.reply_id and interrupt_at == 5.3
     s.advance(8.0)
     (_, second) = s.of(turns.StartReply)[1]
@@ -214,7 +214,7 @@ def test_smart_endpointing_incomplete_verdict_is_capped_not_a_three_second_stall
 def test_idle_prompt_then_silence_timeout_counted_from_the_last_real_sound() -> None:
     s = Script(replace(TurnConfig(), silence_timeout_seconds=30.0, idle_prompt_seconds=15.0))
     s.advance(15.0)
-    (prompt_at, prompt), = s.of(turns.SpeakIdlePrompt)
+    ((prompt_at, prompt),) = s.of(turns.SpeakIdlePrompt)
     assert prompt_at == 15.0 and prompt.text == "Are you still there?"
     s.playing(15.1, prompt.reply_id)
     s.done(16.5, prompt.reply_id)
@@ -227,7 +227,7 @@ def test_speech_resets_the_silence_clock() -> None:
     s.speech(8.0, 9.0)
     s.transcript(9.3, "Hello?")
     s.advance(9.5)
-    (_, release), = s.of(turns.ReleaseReply)
+    ((_, release),) = s.of(turns.ReleaseReply)
     s.playing(9.5, release.reply_id)
     s.done(11.0, release.reply_id)
     s.advance(30.0)
@@ -241,11 +241,19 @@ def test_max_duration_ends_the_call() -> None:
 
 
 def test_vapi_defaults_are_read_from_the_assistant() -> None:
-    config = turn_config({
-        "startSpeakingPlan": {"waitSeconds": 0.8},
-        "stopSpeakingPlan": {"numWords": 2, "acknowledgementPhrases": ["I'm listening"], "interruptionPhrases": ["hang on"]},
-        "silenceTimeoutSeconds": 12, "maxDurationSeconds": 90, "firstMessageInterruptionsEnabled": True,
-    })
+    config = turn_config(
+        {
+            "startSpeakingPlan": {"waitSeconds": 0.8},
+            "stopSpeakingPlan": {
+                "numWords": 2,
+                "acknowledgementPhrases": ["I'm listening"],
+                "interruptionPhrases": ["hang on"],
+            },
+            "silenceTimeoutSeconds": 12,
+            "maxDurationSeconds": 90,
+            "firstMessageInterruptionsEnabled": True,
+        }
+    )
     assert (config.wait_seconds, config.num_words, config.voice_seconds, config.backoff_seconds) == (0.8, 2, 0.2, 1.0)
     assert config.acknowledgement_phrases == ("im listening",) and config.interruption_words == {"hang", "on"}
     assert (config.silence_timeout_seconds, config.max_duration_seconds) == (12.0, 90.0)

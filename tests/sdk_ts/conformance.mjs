@@ -2,6 +2,7 @@
 // create/list/get/delete, and the error shapes. Run by tests/api/test_sdk_typescript.py with
 // OPENCALL_BASE_URL and OPENCALL_KEY; any failed assertion exits non-zero with its message.
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { VapiClient, VapiError } from "@vapi-ai/server-sdk";
 
 const baseUrl = process.env.OPENCALL_BASE_URL;
@@ -93,7 +94,7 @@ await step("calls.create places a queued outbound phone call", async () => {
   const number = await client.phoneNumbers.create({
     provider: "twilio",
     number: `+1415${digits}`,
-    twilioAccountSid: "AC" + "0".repeat(32),
+    twilioAccountSid: "AC" + randomUUID().replaceAll("-", ""),
     twilioAuthToken: "ts-secret",
   });
   assert.equal(number.provider, "twilio");

@@ -27,10 +27,9 @@ import contextlib
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from email.utils import formatdate
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -41,149 +40,19 @@ from twilio.request_validator import RequestValidator
 
 from tests.sim.server import port_argument, serve_asgi
 from tests.sim.twilio_media import MediaStream, sid
+from tests.sim.twilio_resources import (
+    API,
+    TERMINAL,
+    Account,
+    Callback,
+    Callee,
+    Number,
+    Outcome,
+    SimCall,
+    twilio_error,
+)
 
-API = "/2010-04-01/Accounts/{account}"
-Callee = Callable[["SimCall"], Awaitable[None]]
-Answer = Literal["human", "machine", "busy", "no-answer", "failed", "queued"]
-TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the far end does with an outbound call."""
-
-    answer: Answer = "human"
-    callee: Callee | None = None
-    """Drives the media stream once it is up (speak, press, hang up); None: stay silent."""
-    answered_by: str = "human"
-    """AMD result when the call asked for `MachineDetection` (machine: `machine_end_beep` by default)."""
-    ring_seconds: float = 0.05
-    sip_response_code: int | None = None
-
-
-@dataclass
-class Account:
-    sid: str
-    auth_token: str
-    api_keys: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Number:
-    sid: str
-    account_sid: str
-    phone_number: str
-    voice_url: str | None = None
-    voice_method: str = "POST"
-    status_callback: str | None = None
-    status_callback_method: str = "POST"
-
-    def resource(self) -> dict[str, Any]:
-        return {
-            "sid": self.sid,
-            "account_sid": self.account_sid,
-            "phone_number": self.phone_number,
-            "friendly_name": self.phone_number,
-            "voice_url": self.voice_url,
-            "voice_method": self.voice_method,
-            "status_callback": self.status_callback,
-            "status_callback_method": self.status_callback_method,
-            "api_version": "2010-04-01",
-            "capabilities": {"voice": True, "sms": True, "mms": False},
-            "uri": f"{API.format(account=self.account_sid)}/IncomingPhoneNumbers/{self.sid}.json",
-        }
-
-
-@dataclass
-class Callback:
-    url: str
-    params: dict[str, str]
-    status: int | None
-    """Our app's HTTP status for it (None: unreachable)."""
-
-
-@dataclass
-class SimCall:
-    sid: str
-    account: Account
-    to: str
-    from_: str
-    direction: str
-    params: dict[str, list[str]] = field(default_factory=dict)
-    """The create request's form fields as received (outbound), every value kept."""
-    status: str = "queued"
-    answered_by: str | None = None
-    status_callback: str | None = None
-    callback_events: tuple[str, ...] = ("completed",)
-    callbacks: list[Callback] = field(default_factory=list)
-    twiml: list[str] = field(default_factory=list)
-    """Every TwiML document the call executed, in order."""
-    twiml_fetches: list[Callback] = field(default_factory=list)
-    said: list[str] = field(default_factory=list)
-    played_digits: list[str] = field(default_factory=list)
-    dialed: list[str] = field(default_factory=list)
-    streams: list[MediaStream] = field(default_factory=list)
-    updates: list[dict[str, str]] = field(default_factory=list)
-    ended_by: str | None = None
-    """"callee", "api" (REST Status=completed), "twiml" (Hangup or the document ran out), or an outcome."""
-    answered_at: float | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    stream_started: asyncio.Event = field(default_factory=asyncio.Event)
-    runner: asyncio.Future[None] | None = None
-    """What executes the call's current TwiML; a REST update replaces it."""
-    sequence: int = 0
-
-    @property
-    def stream(self) -> MediaStream:
-        """The latest media stream (raises if none was opened)."""
-        return self.streams[-1]
-
-    def statuses(self) -> list[str]:
-        return [c.params["CallStatus"] for c in self.callbacks]
-
-    def param(self, name: str) -> str | None:
-        values = self.params.get(name)
-        return values[0] if values else None
-
-    def resource(self) -> dict[str, Any]:
-        now = formatdate(usegmt=True)
-        base = API.format(account=self.account.sid)
-        return {
-            "sid": self.sid,
-            "account_sid": self.account.sid,
-            "to": self.to,
-            "to_formatted": self.to,
-            "from": self.from_,
-            "from_formatted": self.from_,
-            "status": self.status,
-            "direction": self.direction,
-            "api_version": "2010-04-01",
-            "date_created": now,
-            "date_updated": now,
-            "start_time": None,
-            "end_time": None,
-            "duration": None,
-            "price": None,
-            "price_unit": "USD",
-            "answered_by": self.answered_by,
-            "parent_call_sid": None,
-            "phone_number_sid": None,
-            "caller_name": None,
-            "forwarded_from": None,
-            "queue_time": "0",
-            "trunk_sid": None,
-            "group_sid": None,
-            "annotation": None,
-            "uri": f"{base}/Calls/{self.sid}.json",
-            "subresource_uris": {"recordings": f"{base}/Calls/{self.sid}/Recordings.json"},
-        }
-
-
-def twilio_error(status: int, code: int, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
-        status_code=status,
-    )
+__all__ = ["Account", "Callee", "Number", "Outcome", "SimCall", "SimPhoneLine", "TwilioSim", "serve_in_thread"]
 
 
 class TwilioSim:
@@ -247,10 +116,10 @@ class TwilioSim:
                 self._http = httpx.AsyncClient(timeout=15)
 
     async def wait_call(self, to: str | None = None, timeout: float = 10.0) -> SimCall:
-        """The first call (to `to`, if given) created so far or within `timeout`."""
+        """The latest call (to `to`, if given) created so far, or the first within `timeout`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for call in self.calls.values():
+            for call in reversed(self.calls.values()):
                 if to is None or call.to == to:
                     return call
             await asyncio.sleep(0.02)
@@ -583,6 +452,59 @@ class TwilioSim:
             return None, ""
         log.append(Callback(url, params, response.status_code))
         return response.status_code, response.text
+
+
+class SimPhoneLine:
+    """OpenCall and this simulator joined by one Twilio number: place calls with a scripted far end.
+
+    For tests and bench/voice_to_voice.py. OpenCall must run with `cloud_base_urls["twilio"]` set to
+    `sim.base_url` (env `OPENCALL_CLOUD_BASE_URLS='{"twilio": "<url>"}'`) and a public URL the simulator
+    can reach.
+
+        line = SimPhoneLine(sim, "http://127.0.0.1:8000", private_key)
+        await line.connect()
+        ended, sim_call = await line.call(assistant_id, callee)   # callee(sim_call) drives sim_call.stream
+    """
+
+    def __init__(self, sim: TwilioSim, api_url: str, api_key: str) -> None:
+        self.sim = sim
+        self._http = httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30)
+        self.account = sim.add_account()
+        self.number = sim.add_number(self.account, f"+1555{uuid.uuid4().int % 10**7:07d}")
+
+    async def connect(self) -> dict[str, Any]:
+        """Import the number into OpenCall (which points its Voice URL back at itself)."""
+        body = {"provider": "twilio", "number": self.number.phone_number, "twilioAccountSid": self.account.sid,
+                "twilioAuthToken": self.account.auth_token}
+        response = await self._http.post("/phone-number", json=body)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def call(
+        self, assistant_id: str, callee: Callee | None = None, outcome: Outcome | None = None, timeout: float = 300.0
+    ) -> tuple[dict[str, Any], SimCall]:
+        """`POST /call {to, from, assistantId}`; a human answers and runs `callee` (or `outcome` happens).
+
+        Returns the ended call as OpenCall stores it, and the simulator's record of it.
+        """
+        to = f"+1556{uuid.uuid4().int % 10**7:07d}"
+        self.sim.script(to, outcome or Outcome(answer="human", callee=callee))
+        response = await self._http.post("/call", json={"to": to, "from": self.number.phone_number,
+                                                        "assistantId": assistant_id})
+        response.raise_for_status()
+        call_id = response.json()["id"]
+        sim_call = await self.sim.wait_call(to)
+        await asyncio.wait_for(sim_call.done.wait(), timeout)
+        for _ in range(200):  # OpenCall stores the end a moment after Twilio's `completed`
+            ended: dict[str, Any] = (await self._http.get(f"/call/{call_id}")).json()
+            if ended.get("status") == "ended":
+                break
+            await asyncio.sleep(0.05)
+        return ended, sim_call
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 def serve_in_thread(sim: TwilioSim) -> str:

@@ -129,6 +129,9 @@ class MediaStream:
         self._chunk = 0
         self._sent_frames = 0
         self._voiced_futures: dict[int, asyncio.Future[float]] = {}
+        self._onset_frames: set[int] = set()
+        self.voice_onsets: list[float] = []
+        """time.monotonic() when the first voiced frame of each spoken clip was sent."""
         self._ws: Any = None
         self._send_lock = asyncio.Lock()
         self.connected = asyncio.Event()
@@ -143,11 +146,11 @@ class MediaStream:
             pcm16 = soxr.resample(pcm16.astype(np.int16), rate, RATE).astype(np.int16)
         mulaw = mulaw_encode(pcm16.astype("<i2").tobytes())
         frames = [mulaw[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff") for i in range(0, len(mulaw), FRAME_BYTES)]
-        last_voiced = max(
-            (i for i, f in enumerate(frames) if rms(mulaw_decode(f)) > VOICED_RMS), default=len(frames) - 1
-        )
+        voiced = [i for i, f in enumerate(frames) if rms(mulaw_decode(f)) > VOICED_RMS] or [len(frames) - 1]
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._voiced_futures[self._sent_frames + len(self._outgoing) + last_voiced + 1] = future
+        base = self._sent_frames + len(self._outgoing)
+        self._voiced_futures[base + voiced[-1] + 1] = future
+        self._onset_frames.add(base + voiced[0] + 1)
         self._outgoing.extend(frames)
         return await future
 
@@ -285,6 +288,8 @@ class MediaStream:
         except websockets.ConnectionClosed:
             return
         self._sent_frames += 1
+        if self._sent_frames in self._onset_frames:
+            self.voice_onsets.append(now)
         future = self._voiced_futures.pop(self._sent_frames, None)
         if future is not None and not future.done():
             future.set_result(now)

@@ -7,11 +7,15 @@ Twilio does (signed form webhooks); nothing is faked inside OpenCall.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from twilio.request_validator import RequestValidator
 
-from tests.sim.twilio import Outcome
+from tests.conftest import RunningServer, bootstrap_keys, make_settings, start_server
+from tests.sim.twilio import Outcome, TwilioSim
 from tests.transports.twilio_stack import TwilioStack, twilio_sim_fixture, twilio_stack_fixture  # noqa: F401
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -64,6 +68,7 @@ async def test_outbound_call_asks_twilio_to_dial_with_our_twiml_and_all_status_e
     assert call["type"] == "outboundPhoneCall"
     assert call["phoneCallProvider"] == "twilio"
     assert call["phoneCallTransport"] == "pstn"
+    assert call["phoneCallProviderId"] == sim_call.sid
     stored = await stack.get_call(call["id"])
     assert stored["phoneCallProviderId"] == sim_call.sid
     assert sim_call.from_ == stack.number.phone_number
@@ -156,3 +161,46 @@ async def test_twilio_refusing_the_dial_ends_the_call_without_a_5xx(twilio_stack
     assert call["endedReason"] == "twilio-failed-to-connect-call"
     assert "20003" in call["endedMessage"]
     assert "revoked-token" not in str(await stack.get_call(call["id"]))
+
+
+PUBLIC_URL = "https://calls.example.test"
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(twilio_sim: TwilioSim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """OpenCall whose public URL (what Twilio is given) is a proxy's, not the address it listens on."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("proxied"), public_url=PUBLIC_URL, cloud_base_urls={"twilio": twilio_sim.base_url}
+    )
+    running = start_server(settings)
+    running.keys = bootstrap_keys(running)
+    yield running
+    running.server.should_exit = True
+    running.thread.join(timeout=10)
+
+
+async def test_signatures_are_checked_on_the_public_url_twilio_was_given_behind_a_proxy(
+    twilio_sim: TwilioSim, behind_proxy: RunningServer
+) -> None:
+    account = twilio_sim.add_account()
+    sim_number = twilio_sim.add_number(account, "+15550007000")
+    headers = {"Authorization": f"Bearer {behind_proxy.keys.private_key}"}
+    async with httpx.AsyncClient(base_url=behind_proxy.base_url, headers=headers) as api:
+        response = await api.post("/phone-number", json={
+            "provider": "twilio", "number": sim_number.phone_number, "twilioAccountSid": account.sid,
+            "twilioAuthToken": account.auth_token, "server": {"url": "http://127.0.0.1:9/none"}})
+    assert response.status_code == 201, response.text
+    assert sim_number.voice_url and sim_number.voice_url.startswith(f"{PUBLIC_URL}/twilio/numbers/")
+    path = sim_number.voice_url.removeprefix(PUBLIC_URL)
+    params = {"CallSid": "CA" + "2" * 32, "AccountSid": account.sid, "From": "+15551230002",
+              "To": sim_number.phone_number, "CallStatus": "ringing", "Direction": "inbound"}
+    sign = RequestValidator(account.auth_token).compute_signature
+
+    async with httpx.AsyncClient(base_url=behind_proxy.base_url) as proxy:  # the proxy forwards Twilio's POST
+        bound = sign(behind_proxy.base_url + path, params)
+        as_bound = await proxy.post(path, data=params, headers={"X-Twilio-Signature": bound})
+        public = sign(sim_number.voice_url, params)
+        as_public = await proxy.post(path, data=params, headers={"X-Twilio-Signature": public})
+
+    assert as_bound.status_code == 403
+    assert as_public.status_code == 200 and "<Hangup" in as_public.text  # answered: its server is unreachable

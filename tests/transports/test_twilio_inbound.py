@@ -91,8 +91,10 @@ def number_id(stack: TwilioStack, number: Number) -> str:
         (lambda m: {"assistantId": UNKNOWN_ID}, "assistant-request-returned-invalid-assistant"),
         (lambda m: {"assistant": {"firstMessageMode": "not-a-mode"}}, "assistant-request-returned-invalid-assistant"),
         (lambda m: {"metadata": {}}, "assistant-request-returned-no-assistant"),
-        (lambda m: {"destination": {"type": "number", "number": "+15559990000"}},
-         "assistant-request-returned-forwarding-phone-number"),
+        (
+            lambda m: {"destination": {"type": "number", "number": "+15559990000"}},
+            "assistant-request-returned-forwarding-phone-number",
+        ),
     ],
     ids=["error", "http-500", "unknown-assistant-id", "invalid-assistant", "no-assistant", "destination"],
 )
@@ -164,8 +166,14 @@ async def test_inbound_voice_url_with_a_forged_signature_gets_403_and_no_call(tw
     stack = twilio_stack
     created, number = await inbound_number(stack, server={"url": "http://127.0.0.1:9/none"})
     assert number.voice_url
-    params = {"CallSid": "CA" + "1" * 32, "AccountSid": stack.account.sid, "From": "+15551230000",
-              "To": number.phone_number, "CallStatus": "ringing", "Direction": "inbound"}
+    params = {
+        "CallSid": "CA" + "1" * 32,
+        "AccountSid": stack.account.sid,
+        "From": "+15551230000",
+        "To": number.phone_number,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
     async with httpx.AsyncClient() as client:
         response = await client.post(number.voice_url, data=params, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
     async with stack.client() as client:

@@ -37,8 +37,13 @@ def assistant(**extra: Any) -> dict[str, Any]:
     return {
         "firstMessage": GREETING,
         "transcriber": {"provider": "opencall-whisper"},
-        "model": {"provider": "opencall-llama", "model": "smollm2-135m", "maxTokens": 40, "temperature": 0.2,
-                  "messages": [{"role": "system", "content": SYSTEM_PROMPT}]},
+        "model": {
+            "provider": "opencall-llama",
+            "model": "smollm2-135m",
+            "maxTokens": 40,
+            "temperature": 0.2,
+            "messages": [{"role": "system", "content": SYSTEM_PROMPT}],
+        },
         "voice": {"provider": "opencall-piper", "voiceId": "joe"},
         **extra,
     }
@@ -128,14 +133,18 @@ async def test_barge_in_stops_audio_within_300_ms_and_keeps_only_the_words_sent(
         "fillings, crowns and whitening, and we are open from nine to five, Monday through Friday."
     )
     registry.setups["c2"] = CallSetup(
-        "c2", "org", assistant(firstMessage=long_greeting, firstMessageInterruptionsEnabled=True),
+        "c2",
+        "org",
+        assistant(firstMessage=long_greeting, firstMessageInterruptionsEnabled=True),
         AudioFormat("pcm_s16le", 16000),
     )
     pcm, _rate, _text = load_clip("piper-joe_s1")
-    first_voiced = next(i for i in range(0, len(pcm), 320) if rms(pcm[i : i + 320].astype("<i2").tobytes()) > VOICED_RMS)
+    first_voiced = next(
+        i for i in range(0, len(pcm), 320) if rms(pcm[i : i + 320].astype("<i2").tobytes()) > VOICED_RMS
+    )
     async with WsCaller(server.url("c2")) as caller:
         opened = time.monotonic()
-        while caller.first_voiced_after(opened) is None:
+        while caller.first_voiced_after(opened) is None:  # noqa: ASYNC110 - polls a value another task appends to
             await asyncio.sleep(0.02)
         await asyncio.sleep(3.5)  # let a few clauses play
         await caller.speak(pcm)
@@ -160,8 +169,12 @@ async def test_barge_in_stops_audio_within_300_ms_and_keeps_only_the_words_sent(
 async def test_mulaw_8k_call_is_understood_and_answered_in_mulaw(calls: tuple[Calls, LocalServer]) -> None:
     registry, server = calls
     hello = "Hello, how can I help you today?"
-    registry.setups["c3"] = CallSetup("c3", "org", assistant(firstMessage=hello, model={
-        **assistant()["model"], "maxTokens": 20}), AudioFormat("mulaw", 8000))
+    # waitSeconds 1.0: s0 pauses between its sentences; keep it one turn whatever the machine's speed
+    slow = {"startSpeakingPlan": {"waitSeconds": 1.0}}
+    model = {**assistant()["model"], "maxTokens": 20}
+    registry.setups["c3"] = CallSetup(
+        "c3", "org", assistant(firstMessage=hello, model=model, **slow), AudioFormat("mulaw", 8000)
+    )
     pcm, rate, text = load_clip("piper-joe_s0_8k-mulaw-roundtrip")
     at_8k = soxr.resample(pcm.astype(np.float32), rate, 8000).astype("<i2")
     async with WsCaller(server.url("c3"), rate=8000, encode=mulaw_encode, decode=mulaw_decode) as caller:
@@ -170,12 +183,9 @@ async def test_mulaw_8k_call_is_understood_and_answered_in_mulaw(calls: tuple[Ca
         greeting = caller.audio_between(opened, time.monotonic())
         await caller.speak(at_8k)
         sink = registry.sinks["c3"]
-        for _ in range(200):
-            if any(m["role"] == "user" for m in sink.messages):
-                break
-            await asyncio.sleep(0.05)
+        await asyncio.sleep(3.0)
         await caller.send_json({"type": "end-call"})
         await asyncio.wait_for(sink.ended_event.wait(), 10)
     assert wer(hello, await transcribe(greeting, 8000)) <= 0.2
     (user,) = [m["message"] for m in sink.messages if m["role"] == "user"]
-    assert wer(text, user) <= 0.25  # "Acme Dental" is heard as "that me devil" at any rate
+    assert wer(text, user) <= 0.25, user  # "Acme Dental" is heard as "that me devil" at any rate

@@ -38,7 +38,8 @@ class TwilioStack:
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.server.base_url, timeout=30,
+            base_url=self.server.base_url,
+            timeout=30,
             headers={"Authorization": f"Bearer {self.server.keys.private_key}"},
         )
 
@@ -66,8 +67,13 @@ class TwilioStack:
         return call
 
     async def phone_number(self, number: str | None = None, **fields: Any) -> dict[str, Any]:
-        body = {"provider": "twilio", "number": number or self.number.phone_number,
-                "twilioAccountSid": self.account.sid, "twilioAuthToken": self.account.auth_token, **fields}
+        body = {
+            "provider": "twilio",
+            "number": number or self.number.phone_number,
+            "twilioAccountSid": self.account.sid,
+            "twilioAuthToken": self.account.auth_token,
+            **fields,
+        }
         return await self.post("/phone-number", body)
 
     async def our_number(self) -> dict[str, Any]:

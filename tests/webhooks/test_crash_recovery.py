@@ -42,13 +42,14 @@ async def test_call_live_when_the_server_dies_is_ended_and_reported_after_restar
     headers = {"Authorization": f"Bearer {key}"}
     base = f"http://127.0.0.1:{port}"
     first = spawn_server(tmp_path, port, key)
+    api = httpx.AsyncClient(base_url=base, headers=headers, timeout=30)
     with running_receiver() as receiver:
         try:
-            assistant = httpx.post(f"{base}/assistant", headers=headers, timeout=30, json={
-                "name": "crash", "firstMessage": "Acme Dental, how can I help?", "server": {"url": receiver.url},
-            }).json()
-            call = httpx.post(f"{base}/call", headers=headers, timeout=30, json={
-                "assistantId": assistant["id"], "transport": {"provider": "vapi.websocket"}}).json()
+            assistant_body = {"name": "crash", "firstMessage": "Acme Dental, how can I help?",
+                              "server": {"url": receiver.url}}
+            assistant = (await api.post("/assistant", json=assistant_body)).json()
+            call_body = {"assistantId": assistant["id"], "transport": {"provider": "vapi.websocket"}}
+            call = (await api.post("/call", json=call_body)).json()
             pcm, _, _ = load_clip("piper-joe_s1")
             async with WsCaller(call["transport"]["websocketCallUrl"]) as caller:
                 sent = await caller.speak(pcm)
@@ -56,22 +57,23 @@ async def test_call_live_when_the_server_dies_is_ended_and_reported_after_restar
                 # Kill once the caller's turn is stored, as a crash mid-conversation would find it.
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
-                    live = httpx.get(f"{base}/call/{call['id']}", headers=headers, timeout=30).json()
+                    live = (await api.get(f"/call/{call['id']}")).json()
                     if "User:" in ((live.get("artifact") or {}).get("transcript") or ""):
                         break
                     await asyncio.sleep(0.2)
                 assert live["status"] == "in-progress"
                 first.send_signal(signal.SIGKILL)
-                first.wait(timeout=10)
+                await asyncio.to_thread(first.wait, 10)
         finally:
             first.kill()
         second = spawn_server(tmp_path, port, key)
         try:
-            report = receiver.wait_for("end-of-call-report", timeout=60)
-            stored = httpx.get(f"{base}/call/{call['id']}", headers=headers, timeout=30).json()
+            report = await asyncio.to_thread(receiver.wait_for, "end-of-call-report", 60)
+            stored = (await api.get(f"/call/{call['id']}")).json()
         finally:
             second.terminate()
             second.wait(timeout=20)
+            await api.aclose()
     assert stored["status"] == "ended"
     assert stored["endedReason"] == "call.in-progress.error-vapifault-worker-died"
     assert "User:" in stored["artifact"]["transcript"]  # what was said before the kill survived

@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -32,13 +32,22 @@ from opencall.settings import Settings
 router = APIRouter(tags=["OpenAI-compatible"])
 
 
+class ChatMessage(BaseModel):
+    """One message; only its role is checked here (an unknown or missing role is OpenAI's 400 too),
+    everything else reaches the model as sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
 class ChatCompletionRequest(BaseModel):
     """The part of OpenAI's request body the embedded model honours; other fields are ignored."""
 
     model_config = ConfigDict(extra="allow")
 
     model: str = "opencall-llama"
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1)
@@ -60,7 +69,7 @@ async def chat_completions(
 ) -> StreamingResponse | JSONResponse:
     request = ChatRequest(
         model=body.model,
-        messages=body.messages,
+        messages=[message.model_dump() for message in body.messages],
         tools=body.tools or [],
         temperature=body.temperature,
         max_tokens=body.max_completion_tokens or body.max_tokens,

@@ -57,6 +57,12 @@ def twiml(response: VoiceResponse) -> Response:
     return Response(str(response), media_type="text/xml")
 
 
+def field(form: FormData, name: str) -> str:
+    """A form field as text ("" when absent); Twilio's webhooks carry no files."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 def hang_up_twiml() -> Response:
     response = VoiceResponse()
     response.hangup()
@@ -127,7 +133,7 @@ async def outbound_twiml(call_id: str, request: Request) -> Response:
             assistant = await resolve_call_assistant(session, row.org_id, row.data)
         except BadRequest:
             assistant = {}
-    if tc.is_voicemail(tc.voicemail_plan(assistant), form.get("AnsweredBy")):  # type: ignore[arg-type]
+    if tc.is_voicemail(tc.voicemail_plan(assistant), field(form, "AnsweredBy")):
         if assistant.get("voicemailMessage"):
             return stream_twiml(settings, call_id, account, mode="voicemail")
         await tc.end_unstarted(request.app.state.sessions, call_id, "voicemail")
@@ -149,8 +155,8 @@ async def outbound_status(call_id: str, request: Request) -> Response:
 async def apply_status(request: Request, session: AsyncSession, row: tables.Call, form: FormData) -> None:
     """One status callback, in SequenceNumber order: a late one never moves the call backwards."""
     hub: WebhookHub = request.app.state.webhooks
-    call_status = str(form.get("CallStatus", ""))
-    sequence = str(form.get("SequenceNumber", ""))
+    call_status = field(form, "CallStatus")
+    sequence = field(form, "SequenceNumber")
     await session.refresh(row, with_for_update=True)
     if sequence.isdigit():
         if int(sequence) < row.seq:
@@ -158,14 +164,14 @@ async def apply_status(request: Request, session: AsyncSession, row: tables.Call
             await session.rollback()
             return
         row.seq = int(sequence) + 1
-    if form.get("CallSid") and not row.provider_call_id:
-        row.provider_call_id = str(form["CallSid"])
+    if field(form, "CallSid") and not row.provider_call_id:
+        row.provider_call_id = field(form, "CallSid")
         row.data = {**row.data, "phoneCallProviderId": row.provider_call_id}
     try:
         assistant = await resolve_call_assistant(session, row.org_id, row.data)
     except BadRequest:
         assistant = {}
-    voicemail = tc.is_voicemail(tc.voicemail_plan(assistant), form.get("AnsweredBy"))  # type: ignore[arg-type]
+    voicemail = tc.is_voicemail(tc.voicemail_plan(assistant), field(form, "AnsweredBy"))
     new_status, reason = tc.carrier_transition(row.status, call_status, voicemail)
     if new_status == "ringing":
         row.status = "ringing"
@@ -173,8 +179,12 @@ async def apply_status(request: Request, session: AsyncSession, row: tables.Call
         row.owner, row.heartbeat_at = hub.owner, utcnow() + tc.RING_GRACE
     row.updated_at = utcnow()
     await session.commit()
+    if new_status == "ringing":
+        publisher = await hub.publisher_for(to_wire(row), assistant)
+        await publisher.publish({"type": "status-update", "status": "ringing"})
+        await publisher.close()
     if reason is not None:
-        sip = form.get("SipResponseCode")
+        sip = field(form, "SipResponseCode")
         detail = f"Twilio reported {call_status}" + (f" (SIP {sip})" if sip else "")
         await tc.end_unstarted(request.app.state.sessions, row.id, reason, detail)
         hub.spawn(finish_call(hub, request.app.state.settings, row.id))
@@ -202,7 +212,7 @@ async def inbound_voice(number_id: str, request: Request) -> Response:
     async with request.app.state.sessions() as session:
         number, account = await number_and_account(session, settings, number_id)
         form = await verified_form(request, account)
-        call_sid = str(form.get("CallSid", ""))
+        call_sid = field(form, "CallSid")
         existing = await session.scalar(select(tables.Call).where(
             tables.Call.provider_call_id == call_sid, tables.Call.phone_number_id == number.id))
         if existing is not None:  # Twilio retried the Voice URL: same call, same answer
@@ -211,7 +221,7 @@ async def inbound_voice(number_id: str, request: Request) -> Response:
         base = settings.base_url
         data: dict[str, Any] = {
             "type": "inboundPhoneCall", "status": "ringing", "phoneNumberId": number.id,
-            "customer": {"number": str(form.get("From", ""))}, "phoneCallProvider": "twilio",
+            "customer": {"number": field(form, "From")}, "phoneCallProvider": "twilio",
             "phoneCallTransport": "pstn", "phoneCallProviderId": call_sid, "cost": 0,
             "monitor": {"listenUrl": f"{ws_base(base)}/{call_id}/listen", "controlUrl": f"{base}/{call_id}/control"},
         }
@@ -253,7 +263,7 @@ async def inbound_status(number_id: str, request: Request) -> Response:
         number, account = await number_and_account(session, settings, number_id)
         form = await verified_form(request, account)
         row = await session.scalar(select(tables.Call).where(
-            tables.Call.provider_call_id == str(form.get("CallSid", "")), tables.Call.phone_number_id == number.id))
+            tables.Call.provider_call_id == field(form, "CallSid"), tables.Call.phone_number_id == number.id))
         if row is not None:
             await apply_status(request, session, row, form)
     return Response(status_code=204)

@@ -1,7 +1,7 @@
 """One call in real time: builds the pipecat pipeline from the assistant and runs it to an end.
 
-    caller audio -> VadStage -> SttStage -> Conductor -> TtsStage -> PlayoutStage -> transport
-                                              ^  (playback events travel upstream)  |
+caller audio -> VadStage -> SttStage -> Conductor -> TtsStage -> PlayoutStage -> transport
+                                          ^  (playback events travel upstream)  |
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from opencall.settings import Settings
 
 log = logging.getLogger("opencall.engine")
 
+PIPELINE_START_TIMEOUT_SECONDS = 10.0  # processors are set up in ~10 ms; this only bounds a broken pipeline
 DEFAULT_TRANSCRIBER = {"provider": "opencall-whisper"}
 DEFAULT_MODEL = {"provider": "opencall-llama", "model": "smollm2-135m"}
 DEFAULT_VOICE = {"provider": "opencall-piper", "voiceId": "joe"}
@@ -103,19 +104,32 @@ class CallEngine:
         )
         self._conductor = Conductor(self._turns, writer, self.record, self.emit, self._progress, self.end)
         self._vad = VadStage(smart_turn=self._config.endpointing == "smart")
-        pipeline = Pipeline([
-            self._vad,
-            SttStage(providers.stt, self._fail),
-            self._conductor,
-            TtsStage(providers.tts, self._fail),
-            PlayoutStage(out),
-        ])
+        self._playout = PlayoutStage(out)
+        pipeline = Pipeline(
+            [
+                self._vad,
+                SttStage(providers.stt, self._fail),
+                self._conductor,
+                TtsStage(providers.tts, self._fail),
+                self._playout,
+            ]
+        )
         self._worker = PipelineWorker(
-            pipeline, params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=out.sample_rate),
-            enable_rtvi=False, idle_timeout_secs=None, check_dangling_tasks=False, enable_turn_tracking=False,
+            pipeline,
+            params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=out.sample_rate),
+            enable_rtvi=False,
+            idle_timeout_secs=None,
+            check_dangling_tasks=False,
+            enable_turn_tracking=False,
         )
         self._run_task: asyncio.Task[None] | None = None
         self._warm_up: asyncio.Task[None] | None = None
+        self._pipeline_started = asyncio.Event()
+
+        @self._worker.event_handler("on_pipeline_started")  # type: ignore[untyped-decorator]
+        async def _started(_worker: PipelineWorker, _frame: Any) -> None:
+            self._pipeline_started.set()
+
         self._ended = asyncio.Event()
         self.ended_reason: str | None = None
         self.ended_detail: str | None = None
@@ -129,6 +143,7 @@ class CallEngine:
         started = self.setup.started_at or datetime.now(UTC)
         self.record.started_wall = started.timestamp() if self.setup.started_at else time.time()
         self._run_task = asyncio.create_task(self._worker.run(WorkerParams(task_manager=TaskManager())))
+        await asyncio.wait_for(self._pipeline_started.wait(), PIPELINE_START_TIMEOUT_SECONDS)
         await self._sink.started(started)
         await self.emit({"type": "status-update", "status": "in-progress"})
         self._warm_up = asyncio.create_task(self._warm_up_models())
@@ -180,6 +195,7 @@ class CallEngine:
         try:
             if self._warm_up is not None:
                 self._warm_up.cancel()
+            self._conductor.flush_record(self._playout.playing())
             await self._worker.cancel()
             await self.emit({"type": "status-update", "status": "ended", "endedReason": reason})
             # Shielded: the task that asked to end (e.g. the socket reader) may be cancelled as the transport

@@ -71,6 +71,8 @@ class Conductor(FrameProcessor):
         self._end_call = end_call
         self._replies: dict[int, _Reply] = {}
         self._segment = _Segment()
+        self._stop_detected: dict[float, float] = {}
+        """VAD stop detection time by the segment's last voiced sample (a turn may span segments)."""
         self._timer: asyncio.TimerHandle | None = None
         self._user_turn_index = 0
         self._bot_turn_index = 0
@@ -82,18 +84,27 @@ class Conductor(FrameProcessor):
         now = asyncio.get_running_loop().time()
         if isinstance(frame, SpeechStartedFrame):
             log.debug("speech started: onset %.3f detected %.3f now %.3f", frame.onset_at, frame.detected_at, now)
-            await self._emit({"type": "speech-update", "status": "started", "role": "user", "turn": self._user_turn_index})
+            await self._emit(
+                {"type": "speech-update", "status": "started", "role": "user", "turn": self._user_turn_index}
+            )
             await self._apply(self._turns.user_started(now, frame.onset_at))
         elif isinstance(frame, SpeechStoppedFrame):
             self._segment = _Segment(vad_stop_at=frame.detected_at, last_voiced_at=frame.last_voiced_at)
-            await self._emit({"type": "speech-update", "status": "stopped", "role": "user", "turn": self._user_turn_index})
+            self._stop_detected[frame.last_voiced_at] = frame.detected_at
+            if len(self._stop_detected) > 64:
+                self._stop_detected.pop(next(iter(self._stop_detected)))
+            await self._emit(
+                {"type": "speech-update", "status": "stopped", "role": "user", "turn": self._user_turn_index}
+            )
             await self._apply(self._turns.user_stopped(now, frame.last_voiced_at))
         elif isinstance(frame, SmartTurnFrame):
             await self._apply(self._turns.smart_turn(now, frame.complete))
         elif isinstance(frame, FinalTranscriptFrame):
             self._segment.transcriber_ms = (frame.received_at - frame.finalized_at) * 1000
             if frame.text:
-                await self._emit({"type": "transcript", "role": "user", "transcriptType": "final", "transcript": frame.text})
+                await self._emit(
+                    {"type": "transcript", "role": "user", "transcriptType": "final", "transcript": frame.text}
+                )
             await self._apply(self._turns.transcript(now, frame.text))
         elif isinstance(frame, PlaybackFrame):
             await self._on_playback(frame, now)
@@ -105,7 +116,9 @@ class Conductor(FrameProcessor):
         if reply is None:
             return
         if frame.event == "started":
-            await self._emit({"type": "speech-update", "status": "started", "role": "assistant", "turn": self._bot_turn_index})
+            await self._emit(
+                {"type": "speech-update", "status": "started", "role": "assistant", "turn": self._bot_turn_index}
+            )
             if reply.user_turn is not None:
                 self._record_latency(reply.user_turn, frame)
             await self._apply(self._turns.reply_playing(now, reply.reply_id, reply.interruptible))
@@ -113,7 +126,9 @@ class Conductor(FrameProcessor):
         self._replies.pop(frame.reply_id, None)
         if frame.heard:
             self._record.add_bot(frame.heard, frame.first_write_at or now, now, source=reply.source)
-        await self._emit({"type": "speech-update", "status": "stopped", "role": "assistant", "turn": self._bot_turn_index})
+        await self._emit(
+            {"type": "speech-update", "status": "stopped", "role": "assistant", "turn": self._bot_turn_index}
+        )
         self._bot_turn_index += 1
         await self._conversation_update()
         if frame.event == "done" and reply.end_reason:
@@ -179,8 +194,15 @@ class Conductor(FrameProcessor):
 
     # --- replies --------------------------------------------------------------------------
 
-    def _start_reply(self, reply_id: int, user_text: str | None, *, released: bool = False,
-                     interruptible: bool = True, source: str = "model") -> _Reply:
+    def _start_reply(
+        self,
+        reply_id: int,
+        user_text: str | None,
+        *,
+        released: bool = False,
+        interruptible: bool = True,
+        source: str = "model",
+    ) -> _Reply:
         reply = _Reply(reply_id, interruptible=interruptible, source=source)
         if released:
             reply.released.set()
@@ -209,8 +231,15 @@ class Conductor(FrameProcessor):
         await self._emit({"type": "voice-input", "input": text})
         await self.push_frame(ClauseFrame(reply_id=reply_id, text=text, queued_at=asyncio.get_running_loop().time()))
 
-    async def say(self, reply_id: int, text: str, *, interruptible: bool = True, source: str = "model",
-                  end_reason: str | None = None) -> None:
+    async def say(
+        self,
+        reply_id: int,
+        text: str,
+        *,
+        interruptible: bool = True,
+        source: str = "model",
+        end_reason: str | None = None,
+    ) -> None:
         """Speak fixed text now (first message, idle prompt), holding the floor while it plays."""
         reply = _Reply(reply_id, interruptible=interruptible, source=source, end_reason=end_reason)
         reply.released.set()
@@ -231,6 +260,7 @@ class Conductor(FrameProcessor):
     def _record_latency(self, turn: turns.ReleaseReply, frame: PlaybackFrame) -> None:
         timings = self._writer.timings.get(frame.reply_id)
         seg = self._segment
+        stop_at = self._stop_detected.get(turn.last_voiced_at, seg.vad_stop_at)
         model_ms = (timings.first_token_at - timings.request_at) * 1000 if timings and timings.first_token_at else 0.0
         voice_ms = (frame.first_audio_ready_at - frame.clause_queued_at) * 1000 if frame.clause_queued_at else 0.0
         self._record.turn_latencies.append(
@@ -238,21 +268,35 @@ class Conductor(FrameProcessor):
                 modelLatency=round(model_ms, 1),
                 voiceLatency=round(voice_ms, 1),
                 transcriberLatency=round(seg.transcriber_ms, 1),
-                endpointingLatency=round(max(0.0, seg.vad_stop_at - turn.last_voiced_at) * 1000, 1),
+                endpointingLatency=round(max(0.0, stop_at - turn.last_voiced_at) * 1000, 1),
                 turnLatency=round((frame.first_write_at - turn.last_voiced_at) * 1000, 1),
             )
         )
 
     async def _conversation_update(self) -> None:
         artifact = self._record.artifact()
-        await self._emit({
-            "type": "conversation-update",
-            "messages": artifact["messages"],
-            "messagesOpenAIFormatted": artifact["messagesOpenAIFormatted"],
-        })
+        await self._emit(
+            {
+                "type": "conversation-update",
+                "messages": artifact["messages"],
+                "messagesOpenAIFormatted": artifact["messagesOpenAIFormatted"],
+            }
+        )
         await self._progress()
+
+    def flush_record(self, playing: list[tuple[int, str, float]]) -> None:
+        """The call is ending: keep what was said but not yet recorded (a reply on air, an unanswered turn)."""
+        now = asyncio.get_running_loop().time()
+        for reply_id, heard, first_write_at in playing:
+            reply = self._replies.pop(reply_id, None)
+            if heard:
+                self._record.add_bot(heard, first_write_at or now, now, source=reply.source if reply else "model")
+        pending = self._turns.pending_user_turn()
+        if pending is not None:
+            text, started_at, last_voiced_at = pending
+            self._record.add_user(text, started_at, last_voiced_at)
 
     async def cleanup(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]

@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
 from pipecat.frames.frames import Frame
@@ -74,6 +75,10 @@ class VadStage(FrameProcessor):
             if self._smart is not None:
                 self.create_task(self._judge_turn(b"".join(self._history)))
 
+    async def cleanup(self) -> None:
+        await self._vad.cleanup()  # type: ignore[no-untyped-call]  # its analysis thread
+        await super().cleanup()  # type: ignore[no-untyped-call]
+
     async def _judge_turn(self, pcm: bytes) -> None:
         audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         assert self._smart is not None
@@ -83,7 +88,7 @@ class VadStage(FrameProcessor):
         )
 
 
-def _smart_turn_analyzer():  # type: ignore[no-untyped-def]
+def _smart_turn_analyzer() -> Any:
     """Smart Turn v3.2 from the pipecat wheel; we call its model directly and keep our own timing."""
     from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 
@@ -162,4 +167,4 @@ class SttStage(FrameProcessor):
     async def cleanup(self) -> None:
         if self._stream is not None:
             await self._stream.aclose()
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]

@@ -72,8 +72,11 @@ class CallRecord:
     def add_tool_calls(self, calls: list[dict[str, Any]], at: float) -> None:
         self.messages.append({"role": "tool_calls", "toolCalls": calls, "message": "", **self._timing(at)})
         wire = [
-            {"id": c["id"], "type": "function",
-             "function": {"name": c["function"]["name"], "arguments": json.dumps(c["function"]["arguments"])}}
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["function"]["name"], "arguments": json.dumps(c["function"]["arguments"])},
+            }
             for c in calls
         ]
         self.openai.append({"role": "assistant", "content": None, "tool_calls": wire})

@@ -74,8 +74,13 @@ class ReplyWriter:
         return outcome
 
     async def _stream(
-        self, reply_id: int, messages: list[dict[str, Any]], splitter: ClauseSplitter, spoken: list[str],
-        timings: ReplyTimings, outcome: ReplyOutcome,
+        self,
+        reply_id: int,
+        messages: list[dict[str, Any]],
+        splitter: ClauseSplitter,
+        spoken: list[str],
+        timings: ReplyTimings,
+        outcome: ReplyOutcome,
     ) -> list[ToolCallRequest]:
         request = model_request(self.model_config, messages=messages)
         loop = asyncio.get_running_loop()
@@ -110,10 +115,15 @@ class ReplyWriter:
         loop = asyncio.get_running_loop()
         wire = [vapi_tool_call(c) for c in calls]
         self.record.add_tool_calls(wire, loop.time())
-        await self.emit({
-            "type": "tool-calls", "toolCallList": wire,
-            "toolWithToolCallList": [{**self.tools.configs.get(c.name, {}), "toolCall": w} for c, w in zip(calls, wire, strict=True)],
-        })
+        await self.emit(
+            {
+                "type": "tool-calls",
+                "toolCallList": wire,
+                "toolWithToolCallList": [
+                    {**self.tools.configs.get(c.name, {}), "toolCall": w} for c, w in zip(calls, wire, strict=True)
+                ],
+            }
+        )
         ask_again = False
         for call in calls:
             if call.name == END_CALL:
@@ -131,7 +141,12 @@ class ReplyWriter:
                 result = json.dumps({"error": f"unknown tool {call.name}"})
                 ask_again = True
             self.record.add_tool_result(call.id, call.name, result, loop.time())
-            await self.emit({"type": "tool-calls-result", "toolCallResult": {"toolCallId": call.id, "name": call.name, "result": result}})
+            await self.emit(
+                {
+                    "type": "tool-calls-result",
+                    "toolCallResult": {"toolCallId": call.id, "name": call.name, "result": result},
+                }
+            )
         if outcome.end_reason == "assistant-ended-call" and self.end_call_message:
             await self._say(reply_id, self.end_call_message, spoken, outcome)
             outcome.end_reason = "assistant-ended-call"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import soxr
@@ -47,8 +48,12 @@ class TtsStage(FrameProcessor):
                     return
                 await self.push_frame(
                     ReplyAudioFrame(
-                        reply_id=clause.reply_id, clause=clause.text, pcm=pcm, sample_rate=self._tts.sample_rate,
-                        first_of_clause=first, clause_queued_at=clause.queued_at,
+                        reply_id=clause.reply_id,
+                        clause=clause.text,
+                        pcm=pcm,
+                        sample_rate=self._tts.sample_rate,
+                        first_of_clause=first,
+                        clause_queued_at=clause.queued_at,
                     )
                 )
                 first = False
@@ -114,6 +119,15 @@ class PlayoutStage(FrameProcessor):
     def _reply(self, reply_id: int) -> _Reply:
         return self._replies.setdefault(reply_id, _Reply(reply_id))
 
+    def playing(self) -> list[tuple[int, str, float]]:
+        """(reply id, words sent so far, first write time) of replies on air; read when the call ends."""
+        sent = self._out.sent_seconds
+        return [
+            (r.reply_id, heard_text(r.clauses, sent), r.first_write_at)
+            for r in self._replies.values()
+            if not r.held and r.start is not None
+        ]
+
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, ReplyAudioFrame) and frame.reply_id not in self._dropped:
@@ -172,20 +186,25 @@ class PlayoutStage(FrameProcessor):
             self._out.resume()
         elif frame.action == "drop":
             self._dropped.add(frame.reply_id)
-            reply = self._replies.pop(frame.reply_id, None)
-            if reply is not None and not reply.held:
+            dropped = self._replies.pop(frame.reply_id, None)
+            if dropped is not None and not dropped.held:
                 self._out.clear()
                 self._out.resume()
-                await self._report(reply, "cut")
+                await self._report(dropped, "cut")
 
-    async def _report(self, reply: _Reply, event: str) -> None:
+    async def _report(self, reply: _Reply, event: Literal["started", "done", "cut"]) -> None:
         now = asyncio.get_running_loop().time()
         start = reply.start if reply.start is not None else self._out.sent_seconds
         heard = heard_text(reply.clauses, self._out.sent_seconds) if reply.start is not None else ""
         await self.push_frame(
             PlaybackFrame(
-                reply_id=reply.reply_id, event=event, at=now, heard=heard, started_at=start,  # type: ignore[arg-type]
-                first_audio_ready_at=reply.first_ready_at, clause_queued_at=reply.clause_queued_at,
+                reply_id=reply.reply_id,
+                event=event,
+                at=now,
+                heard=heard,
+                started_at=start,
+                first_audio_ready_at=reply.first_ready_at,
+                clause_queued_at=reply.clause_queued_at,
                 first_write_at=reply.first_write_at,
                 clauses=[c.text for c in reply.clauses],
             ),

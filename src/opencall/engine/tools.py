@@ -87,10 +87,11 @@ class HttpToolRunner:
             payload = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             return json.dumps({"error": f"tool server failed: {exc}"})
-        return _result_for(call.id, payload)
+        return tool_result_text(call.id, payload)
 
 
-def _result_for(call_id: str, payload: Any) -> str:
+def tool_result_text(call_id: str, payload: Any) -> str:
+    """The result string for the model from a tool server's reply `{"results": [{toolCallId, result}]}`."""
     if isinstance(payload, dict) and isinstance(payload.get("results"), list):
         for item in payload["results"]:
             if isinstance(item, dict) and item.get("toolCallId") in (call_id, None):

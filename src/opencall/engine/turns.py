@@ -81,8 +81,15 @@ class EndCall:
 
 
 Action = (
-    StartReply | CancelReply | ReleaseReply | PauseBot | ResumeBot | InterruptBot | SpeakIdlePrompt
-    | CloseUserTurn | EndCall
+    StartReply
+    | CancelReply
+    | ReleaseReply
+    | PauseBot
+    | ResumeBot
+    | InterruptBot
+    | SpeakIdlePrompt
+    | CloseUserTurn
+    | EndCall
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -210,6 +217,13 @@ class TurnTaker:
         self._user.endpoint_at = self._endpoint_at(now)
         return self.tick(now)
 
+    def pending_user_turn(self) -> tuple[str, float, float] | None:
+        """(text, started at, last voiced at) of a caller turn heard but not yet answered."""
+        user = self._user
+        if not user.text:
+            return None
+        return user.text, user.started_at if user.started_at is not None else user.last_voiced_at, user.last_voiced_at
+
     def next_reply_id(self) -> int:
         """An id for a reply the engine starts on its own (first message, tool follow-up)."""
         self._next_id += 1
@@ -262,12 +276,7 @@ class TurnTaker:
     # --- rules ----------------------------------------------------------------------------
 
     def _can_reply(self) -> bool:
-        return (
-            bool(self._user.text)
-            and self._speaking_since is None
-            and not self._untranscribed
-            and self._bot is None
-        )
+        return bool(self._user.text) and self._speaking_since is None and not self._untranscribed and self._bot is None
 
     def _endpoint_at(self, now: float) -> float | None:
         """When the caller's turn counts as finished, per startSpeakingPlan; None = not yet known."""
@@ -329,7 +338,11 @@ class TurnTaker:
         if deadline is None or now < deadline:
             return []
         prompt_at = self._idle_prompt_at()
-        if prompt_at is not None and now >= prompt_at and now < self._silent_since + self.config.silence_timeout_seconds:
+        if (
+            prompt_at is not None
+            and now >= prompt_at
+            and now < self._silent_since + self.config.silence_timeout_seconds
+        ):
             prompt = self.config.idle_prompts[self._idle_prompts]
             self._idle_prompts += 1
             self._quiet_since = now

@@ -132,7 +132,8 @@ class Call(Resource):
     secrets: Mapped[str | None] = mapped_column(Text, nullable=True)
     """Credentials of a transient phone number given with the call, Fernet-encrypted JSON."""
     seq: Mapped[int] = mapped_column(Integer, default=0)
-    """Last applied carrier status sequence number, so late callbacks never move status backwards."""
+    """Carrier status callbacks applied so far (Twilio's SequenceNumber + 1 of the last one), so a late
+    callback never moves the status backwards."""
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """Process that runs the call while it is live; recovery ends calls whose owner stopped beating."""
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

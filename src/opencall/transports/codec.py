@@ -24,7 +24,7 @@ _DECODE = _mulaw_decode_table()
 
 
 def mulaw_decode(data: bytes) -> bytes:
-    return _DECODE[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes()
+    return bytes(_DECODE[np.frombuffer(data, dtype=np.uint8)].astype("<i2").tobytes())
 
 
 def mulaw_encode(pcm16: bytes) -> bytes:
@@ -34,7 +34,7 @@ def mulaw_encode(pcm16: bytes) -> bytes:
     exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
     exponent = np.clip(exponent, 0, 7)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+    return bytes((~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes())
 
 
 class Resampler:
@@ -47,4 +47,4 @@ class Resampler:
         if self._stream is None:
             return pcm16
         samples = np.frombuffer(pcm16, dtype="<i2")
-        return self._stream.resample_chunk(samples).astype("<i2").tobytes()
+        return bytes(self._stream.resample_chunk(samples).astype("<i2").tobytes())

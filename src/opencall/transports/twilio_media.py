@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from fastapi import WebSocket, WebSocketDisconnect
 
 from opencall.engine.call import CallEngine, Providers, build_providers
-from opencall.engine.session import CallSetup, CallSink
+from opencall.engine.session import CallSetup, CallSink, ToolRunner
 from opencall.providers.base import ProviderError
 from opencall.settings import Settings
 from opencall.transports.codec import ENGINE_RATE, Resampler, mulaw_decode, mulaw_encode
@@ -221,8 +221,12 @@ async def serve_twilio_media(
     settings: Settings | None = None,
     providers: Providers | None = None,
     server_request: ServerRequest | None = None,
+    tools: ToolRunner | None = None,
 ) -> None:
-    """Run one call on an accepted, started stream until it ends; hangs up via REST when we end it."""
+    """Run one call on an accepted, started stream until it ends; hangs up via REST when we end it.
+
+    `tools` runs function tools; `transferCall` and `dtmf` act on the line here.
+    """
     socket = TwilioSocket(ws, session.start.stream_sid)
     try:
         providers = providers or build_providers(setup.assistant, settings or Settings())
@@ -231,9 +235,9 @@ async def serve_twilio_media(
         await _hang_up(control, setup.call_id)
         return
     out = TwilioAudioOut(socket)
-    tools = TwilioToolRunner(setup, control, out, session, server_request)
-    engine = CallEngine(setup, sink, out, providers, tools)
-    tools.engine = engine
+    line_tools = TwilioToolRunner(setup, control, out, session, server_request, tools)
+    engine = CallEngine(setup, sink, out, providers, line_tools)
+    line_tools.engine = engine
     keypad = Keypad(setup.assistant.get("keypadInputPlan"), engine)
     pacer = asyncio.create_task(out.run(), name=f"twilio-pacer-{setup.call_id}")
     receiver = asyncio.create_task(_receive(ws, engine, out, keypad))
@@ -246,6 +250,8 @@ async def serve_twilio_media(
             await engine.end(FORWARDED)
         elif pacer in done and isinstance(pacer.exception(), SendStalled):
             await engine.end(PROVIDER_CLOSED, str(pacer.exception()))
+        elif receiver in done and receiver.result() == "closed":
+            await engine.end(PROVIDER_CLOSED, "Twilio closed the media stream without a stop")
         elif receiver in done or carrier in done or pacer in done:
             await engine.end(CUSTOMER_ENDED)
         await engine.wait_ended()
@@ -272,15 +278,15 @@ async def _hang_up(control: CallControl, call_id: str) -> None:
         log.warning("call %s: could not hang up on Twilio: %s", call_id, exc)
 
 
-async def _receive(ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypad: Keypad) -> None:
-    """Reads until Twilio stops the stream or the socket closes."""
+async def _receive(ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypad: Keypad) -> str:
+    """Reads until Twilio stops the stream ("stop": the call hung up or moved on) or the socket closes."""
     loop = asyncio.get_running_loop()
     inbound = _Inbound()
     while True:
         try:
             text = await ws.receive_text()
         except (WebSocketDisconnect, RuntimeError):
-            return
+            return "closed"
         try:
             message = json.loads(text)
             event = message.get("event")
@@ -300,7 +306,7 @@ async def _receive(ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypa
         elif event == "dtmf":
             await keypad.press(str((message.get("dtmf") or {}).get("digit", "")))
         elif event == "stop":
-            return
+            return "stop"
 
 
 async def speak_and_hang_up(

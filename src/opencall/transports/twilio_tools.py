@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from opencall.engine.session import AudioOut, CallSetup
+from opencall.engine.session import AudioOut, CallSetup, ToolRunner
 from opencall.engine.tools import HttpToolRunner
 from opencall.providers.base import ToolCallRequest
 
@@ -95,14 +95,15 @@ class TwilioToolRunner:
 
     def __init__(
         self, setup: CallSetup, control: _Control, out: AudioOut, session: _Session,
-        server_request: ServerRequest | None = None,
+        server_request: ServerRequest | None = None, others: ToolRunner | None = None,
     ) -> None:
         self._setup = setup
         self._control = control
         self._out = out
         self._session = session
         self._server_request = server_request
-        self._http = HttpToolRunner(setup.call_id, setup.assistant)
+        self._others = others or HttpToolRunner(setup.call_id, setup.assistant)
+        """Runs every tool that is not about the phone line (function tools on the customer's server)."""
         self.engine: CallEngine | None = None
 
     async def run(self, call: ToolCallRequest, tool_config: dict[str, Any]) -> str:
@@ -111,7 +112,7 @@ class TwilioToolRunner:
             return await self._transfer(call, tool_config)
         if kind == DTMF or call.name == DTMF:
             return self._dtmf(call)
-        return await self._http.run(call, tool_config)
+        return await self._others.run(call, tool_config)
 
     def _dtmf(self, call: ToolCallRequest) -> str:
         digits = str(call.arguments.get("digits", ""))

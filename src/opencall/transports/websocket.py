@@ -26,11 +26,23 @@ from opencall.transports.pacing import SEND_TIMEOUT_SECONDS, PacedAudioOut, Send
 log = logging.getLogger("opencall.transport")
 
 # assistant.clientMessages default (vapi-api.md §3.1)
-DEFAULT_CLIENT_MESSAGES = frozenset({
-    "conversation-update", "function-call", "hang", "model-output", "speech-update", "status-update",
-    "transfer-update", "transcript", "tool-calls", "user-interrupted", "voice-input", "workflow.node.started",
-    "assistant.started",
-})
+DEFAULT_CLIENT_MESSAGES = frozenset(
+    {
+        "conversation-update",
+        "function-call",
+        "hang",
+        "model-output",
+        "speech-update",
+        "status-update",
+        "transfer-update",
+        "transcript",
+        "tool-calls",
+        "user-interrupted",
+        "voice-input",
+        "workflow.node.started",
+        "assistant.started",
+    }
+)
 MAX_AUDIO_FRAME_SECONDS = 1.0  # a frame longer than this is not a live stream; dropped
 END_MESSAGES = frozenset({"end-call", "hangup"})
 CLIENT_STALLED = "call.in-progress.error-vapifault-call-started-but-connection-to-transport-missing"
@@ -164,6 +176,8 @@ async def _receive(ws: WebSocket, engine: CallEngine, inbound: _Inbound) -> None
 async def _refuse(ws: WebSocket, sink: CallSink, error: ProviderError) -> None:
     from datetime import UTC, datetime
 
-    await sink.ended(error.reason, datetime.now(UTC), [], {"messages": [], "transcript": ""}, error.detail or str(error))
+    await sink.ended(
+        error.reason, datetime.now(UTC), [], {"messages": [], "transcript": ""}, error.detail or str(error)
+    )
     with contextlib.suppress(Exception):
         await ws.close(code=1011, reason=error.reason[:120])

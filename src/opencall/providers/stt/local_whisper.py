@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -96,7 +97,7 @@ class _LoadedWhisper:
         )[0]
         tokens = self._tokens_within(result.sequences_ids[0], seconds)
         avg_logprob = result.scores[0] / (len(result.sequences_ids[0]) + 1) if result.scores else 0.0
-        text = self.tokenizer.decode(tokens).strip()
+        text = collapse_repeats(self.tokenizer.decode(tokens).strip())
         if text and get_compression_ratio(text) > _MAX_COMPRESSION_RATIO:
             return self.decode_full(audio)
         return WhisperResult(text, float(result.no_speech_prob), float(avg_logprob))
@@ -158,6 +159,25 @@ def load_whisper(model_path: str | None = None, cpu_threads: int = 2) -> _Loaded
             loaded = _LoadedWhisper(model)
             _models[key] = loaded
         return loaded
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_LOOP_REPEATS = 3  # a sentence said 3+ times in a row is Whisper looping ("Goodbye. Goodbye. Goodbye.")
+
+
+def collapse_repeats(text: str) -> str:
+    """Keep one copy of a sentence the decoder repeated back to back."""
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    out: list[str] = []
+    i = 0
+    while i < len(sentences):
+        key = sentences[i].rstrip(".!?").lower()
+        j = i
+        while j + 1 < len(sentences) and sentences[j + 1].rstrip(".!?").lower() == key:
+            j += 1
+        out.extend(sentences[i : j + 1] if j - i + 1 < _LOOP_REPEATS else [sentences[i]])
+        i = j + 1
+    return " ".join(out)
 
 
 def is_silence(result: WhisperResult) -> bool:

@@ -44,7 +44,7 @@ async def test_streams_a_nonempty_reply_with_usage(settings: Settings) -> None:
     events = [event async for event in llm.stream(request)]
 
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
-    assert len(text.split()) >= 2
+    assert text.strip()
     done = events[-1]
     assert isinstance(done, ChatDone) and done.finish_reason in ("stop", "length")
     assert done.prompt_tokens > 20 and 0 < done.completion_tokens <= 40

@@ -55,13 +55,14 @@ async def test_call_live_when_the_server_dies_is_ended_and_reported_after_restar
                 sent = await caller.speak(pcm)
                 await caller.wait_quiet(after=sent, quiet_seconds=0.5, timeout=40)
                 # Kill once the caller's turn is stored, as a crash mid-conversation would find it.
-                deadline = time.monotonic() + 30
+                deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     live = (await api.get(f"/call/{call['id']}")).json()
                     if "User:" in ((live.get("artifact") or {}).get("transcript") or ""):
                         break
                     await asyncio.sleep(0.2)
                 assert live["status"] == "in-progress"
+                assert "User:" in live["artifact"]["transcript"], "the caller's turn was never stored"
                 first.send_signal(signal.SIGKILL)
                 await asyncio.to_thread(first.wait, 10)
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,27 @@ from opencall.store.secrets_box import SecretBox
 from opencall.store.tables import Credential, OutboxMessage
 from opencall.webhooks.outbox import OutboxWorker, enqueue
 from opencall.webhooks.send import WebhookError, WebhookSender, request_reply
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.webhooks.receiver import running_receiver
 
 FAST_RETRY = {"type": "fixed", "maxRetries": 10, "baseDelaySeconds": 0.05}
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    run_migrations(settings)
-    return settings
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """A database of its own: the outbox worker delivers every pending row it finds."""
+    if request.param == "sqlite":
+        settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'outbox.db'}")
+        run_migrations(settings)
+        yield settings
+        return
+    name = create_pg_database()
+    try:
+        settings = Settings(data_dir=tmp_path, database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+        run_migrations(settings)
+        yield settings
+    finally:
+        drop_pg_database(name)
 
 
 async def queue_messages(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,8 @@ async def main(args: argparse.Namespace) -> None:
         "",
         "    python bench/concurrency.py " + " ".join(sys.argv[1:]),
         "",
-        f"One server process, embedded stack. Idle RSS after a first call: {idle:.0f} MB.",
+        f"One server process, embedded stack, {os.cpu_count()} CPUs, load average at the end"
+        f" {os.getloadavg()[0]:.1f} / {os.getloadavg()[1]:.1f}. Idle RSS after a first call: {idle:.0f} MB.",
         "",
         "| simultaneous calls | turns | no reply | v2v p50 | v2v p95 | peak RSS | RSS per call over idle |",
         "|---|---|---|---|---|---|---|",

@@ -41,13 +41,13 @@ SYSTEM_PROMPT = "You are the phone receptionist for Acme Dental. Reply in one sh
 GREETING = "Acme Dental, how can I help?"
 ASSISTANT = {
     "firstMessage": GREETING,
-    "transcriber": {"provider": "opencall-whisper"},
+    "transcriber": {"provider": "vapi"},
     "model": {
-        "provider": "opencall-llama",
+        "provider": "vapi",
         "model": "smollm2-135m",
         "messages": [{"role": "system", "content": SYSTEM_PROMPT}],
     },
-    "voice": {"provider": "opencall-piper", "voiceId": "joe"},
+    "voice": {"provider": "vapi", "voiceId": "joe"},
 }
 
 

@@ -268,7 +268,7 @@ async def test_embedded_smollm2_structured_data_validates(tmp_path: Path) -> Non
     if not getattr(LocalLlama, "supports_json_schema", False):
         pytest.skip("local_llama does not yet pass response_format to llama.cpp as a JSON-schema grammar")
     local = {
-        "model": {"provider": "opencall-llama", "messages": [{"role": "system", "content": SYSTEM_PROMPT}]},
+        "model": {"provider": "vapi", "messages": [{"role": "system", "content": SYSTEM_PROMPT}]},
         "analysisPlan": {
             "structuredDataPlan": {"enabled": True, "schema": SCHEMA, "timeoutSeconds": 60},
             "summaryPlan": {"enabled": False},

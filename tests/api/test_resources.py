@@ -61,7 +61,7 @@ def test_launch_contract_assistant_answers_the_full_vapi_object(org_api: httpx.C
         "messages": [{"role": "system", "content": "You answer the phone."}],
     }
     assert assistant["voice"] == {"provider": "openai", "voiceId": "alloy"}
-    assert assistant["transcriber"]["provider"] == "opencall-whisper"
+    assert assistant["transcriber"]["provider"] == "vapi"
     assert "prompt" not in assistant
     assert {"orgId", "createdAt", "updatedAt"} <= assistant.keys()
 
@@ -69,8 +69,8 @@ def test_launch_contract_assistant_answers_the_full_vapi_object(org_api: httpx.C
 @pytest.mark.parametrize(
     ("model", "voice", "expected_model", "expected_voice"),
     [
-        ("openai/gpt-4o-mini", "piper/joe", ("openai", "gpt-4o-mini"), ("opencall-piper", "joe")),
-        ("local/smollm2-135m", "joe", ("opencall-llama", "smollm2-135m"), ("opencall-piper", "joe")),
+        ("openai/gpt-4o-mini", "piper/joe", ("openai", "gpt-4o-mini"), ("vapi", "joe")),
+        ("local/smollm2-135m", "joe", ("vapi", "smollm2-135m"), ("vapi", "joe")),
         (
             "anthropic/claude-3-5-haiku-20241022",
             "elevenlabs/burt",
@@ -92,9 +92,9 @@ def test_assistant_with_nothing_runs_on_the_embedded_models(org_api: httpx.Clien
     """The official SDKs cannot show this: they drop model/voice objects whose provider Vapi does not know."""
     assistant = created(org_api.post("/assistant", json={"name": "Offline"}))
 
-    assert assistant["model"] == {"provider": "opencall-llama", "model": "smollm2-135m"}
-    assert assistant["voice"]["provider"] == "opencall-piper"
-    assert assistant["transcriber"]["provider"] == "opencall-whisper"
+    assert assistant["model"] == {"provider": "vapi", "model": "smollm2-135m"}
+    assert assistant["voice"]["provider"] == "vapi"
+    assert assistant["transcriber"]["provider"] == "vapi"
 
 
 def test_launch_contract_call_answers_id_status_and_the_full_vapi_call(org_api: httpx.Client) -> None:

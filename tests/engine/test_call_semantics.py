@@ -74,7 +74,7 @@ async def live_call(assistant: dict[str, Any], script: Script) -> AsyncIterator[
     sim = OpenAISim(script)
     async with sim.serve() as base_url:
         config = {
-            "transcriber": {"provider": "opencall-whisper"},
+            "transcriber": {"provider": "vapi"},
             "voice": {"provider": "opencall-espeak"},
             **assistant,
             "model": {

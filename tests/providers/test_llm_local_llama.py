@@ -36,9 +36,9 @@ def settings() -> Settings:
 @pytest.mark.timeout(60)
 async def test_streams_a_nonempty_reply_with_usage(settings: Settings) -> None:
     await load(settings)
-    llm = build_llm({"provider": "opencall-llama"}, settings)
+    llm = build_llm({"provider": "vapi"}, settings)
     request = model_request(
-        {"provider": "opencall-llama", "maxTokens": 40}, [SYSTEM, {"role": "user", "content": "Hello!"}]
+        {"provider": "vapi", "maxTokens": 40}, [SYSTEM, {"role": "user", "content": "Hello!"}]
     )
 
     events = [event async for event in llm.stream(request)]
@@ -53,8 +53,8 @@ async def test_streams_a_nonempty_reply_with_usage(settings: Settings) -> None:
 @pytest.mark.timeout(60)
 async def test_tools_are_accepted_though_smollm2_answers_in_text(settings: Settings) -> None:
     """SmolLM2 has no function calling: with tools offered it still answers, in text, and says so."""
-    llm = build_llm({"provider": "opencall-llama"}, settings)
-    model = {"provider": "opencall-llama", "maxTokens": 12, "tools": [{"type": "endCall"}]}
+    llm = build_llm({"provider": "vapi"}, settings)
+    model = {"provider": "vapi", "maxTokens": 12, "tools": [{"type": "endCall"}]}
     request = model_request(model, [SYSTEM, {"role": "user", "content": "Goodbye!"}])
     assert request.tools and llm.supports_tools is False  # type: ignore[attr-defined]
 
@@ -127,7 +127,7 @@ async def test_long_history_is_trimmed_deep_once_and_the_prefix_then_stays_put(s
 
     with pytest.raises(ProviderError) as raised:
         fit_context(llama, [SYSTEM, {"role": "user", "content": turn * 20}], budget_tokens=300)
-    assert raised.value.reason == "pipeline-error-opencall-llama-llm-failed"
+    assert raised.value.reason == "pipeline-error-vapi-llm-failed"
 
 
 # --- the same model as an OpenAI endpoint ----------------------------------------------------------

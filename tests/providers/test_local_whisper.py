@@ -19,7 +19,7 @@ PIPER_CLIPS = ["piper-joe_s0", "piper-joe_s1", "piper-joe_s2", "piper-joe_s3", "
 
 @pytest.fixture(scope="module")
 def stt() -> LocalWhisperStt:
-    return create({"provider": "opencall-whisper"}, Settings())
+    return create({"provider": "vapi"}, Settings())
 
 
 def as_float(pcm: np.ndarray) -> np.ndarray:

@@ -31,13 +31,13 @@ def test_unsupported_providers_fail_with_vapis_reason(build, config, reason: str
 
 
 def test_embedded_providers_build_the_local_adapters() -> None:
-    stt = build_stt({"provider": "opencall-whisper"}, SETTINGS)
-    llm = build_llm({"provider": "opencall-llama"}, SETTINGS)
-    piper = build_tts({"provider": "opencall-piper", "speed": 1.2}, SETTINGS)
+    stt = build_stt({"provider": "vapi"}, SETTINGS)
+    llm = build_llm({"provider": "vapi"}, SETTINGS)
+    piper = build_tts({"provider": "vapi", "speed": 1.2}, SETTINGS)
     espeak = build_tts({"provider": "opencall-espeak"}, SETTINGS)
-    assert isinstance(stt, SpeechToText) and stt.provider == "opencall-whisper"
-    assert isinstance(llm, ChatModel) and llm.provider == "opencall-llama"
-    assert isinstance(piper, TextToSpeech) and piper.provider == "opencall-piper"
+    assert isinstance(stt, SpeechToText) and stt.provider == "vapi"
+    assert isinstance(llm, ChatModel) and llm.provider == "vapi"
+    assert isinstance(piper, TextToSpeech) and piper.provider == "vapi"
     assert isinstance(espeak, TextToSpeech) and espeak.provider == "opencall-espeak"
 
 

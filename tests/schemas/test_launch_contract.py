@@ -27,10 +27,10 @@ def vapi_assistant(body: dict[str, Any]) -> dict[str, Any]:
             {"provider": "anthropic", "model": "claude-3-5-haiku-20241022"},
         ),
         ("groq/openai/gpt-oss-20b", {"provider": "groq", "model": "openai/gpt-oss-20b"}),
-        ("smollm2-135m", {"provider": "opencall-llama", "model": "smollm2-135m"}),
-        ("local/smollm2-135m", {"provider": "opencall-llama", "model": "smollm2-135m"}),
-        ("llama/smollm2-135m", {"provider": "opencall-llama", "model": "smollm2-135m"}),
-        ("opencall-llama/smollm2-135m", {"provider": "opencall-llama", "model": "smollm2-135m"}),
+        ("smollm2-135m", {"provider": "vapi", "model": "smollm2-135m"}),
+        ("local/smollm2-135m", {"provider": "vapi", "model": "smollm2-135m"}),
+        ("llama/smollm2-135m", {"provider": "vapi", "model": "smollm2-135m"}),
+        ("opencall-llama/smollm2-135m", {"provider": "vapi", "model": "smollm2-135m"}),
     ],
 )
 def test_model_string_becomes_a_model_object(model: str, expected: dict[str, Any]) -> None:
@@ -50,9 +50,9 @@ def test_unknown_model_string_is_rejected_on_model_naming_the_allowed_forms(mode
     ("voice", "expected"),
     [
         ("alloy", {"provider": "openai", "voiceId": "alloy"}),
-        ("joe", {"provider": "opencall-piper", "voiceId": "joe"}),
-        ("piper/joe", {"provider": "opencall-piper", "voiceId": "joe"}),
-        ("piper", {"provider": "opencall-piper", "voiceId": "joe"}),
+        ("joe", {"provider": "vapi", "voiceId": "joe"}),
+        ("piper/joe", {"provider": "vapi", "voiceId": "joe"}),
+        ("piper", {"provider": "vapi", "voiceId": "joe"}),
         ("espeak/fr", {"provider": "opencall-espeak", "voiceId": "fr"}),
         ("11labs/21m00Tcm4TlvDq8ikWAM", {"provider": "11labs", "voiceId": "21m00Tcm4TlvDq8ikWAM"}),
         ("elevenlabs/burt", {"provider": "11labs", "voiceId": "burt"}),
@@ -101,7 +101,7 @@ def test_seed_assistant_body_maps_to_vapi_form() -> None:
 def test_prompt_without_model_goes_to_the_embedded_model() -> None:
     model = vapi_assistant({"prompt": "Be brief."})["model"]
     assert model == {
-        "provider": "opencall-llama",
+        "provider": "vapi",
         "model": "smollm2-135m",
         "messages": [{"role": "system", "content": "Be brief."}],
     }
@@ -109,9 +109,9 @@ def test_prompt_without_model_goes_to_the_embedded_model() -> None:
 
 def test_name_only_assistant_gets_the_embedded_models() -> None:
     filled = apply_embedded_defaults(CreateAssistantDTO.model_validate({"name": "x"})).to_wire()
-    assert filled["model"] == {"provider": "opencall-llama", "model": "smollm2-135m"}
-    assert filled["voice"] == {"provider": "opencall-piper", "voiceId": "joe", "speed": 1.0}
-    assert filled["transcriber"] == {"provider": "opencall-whisper", "model": "tiny.en", "language": "en"}
+    assert filled["model"] == {"provider": "vapi", "model": "smollm2-135m"}
+    assert filled["voice"] == {"provider": "vapi", "voiceId": "joe", "speed": 1.0}
+    assert filled["transcriber"] == {"provider": "vapi", "model": "tiny.en", "language": "en"}
 
 
 def test_embedded_defaults_keep_what_was_given() -> None:

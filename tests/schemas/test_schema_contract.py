@@ -176,6 +176,7 @@ def test_model_requires_what_the_spec_requires_and_nothing_more(schema: str) -> 
 @pytest.mark.parametrize(
     ("union", "field", "spec_tags", "ours_only"),
     [
+        # `vapi` is Vapi's own and runs the embedded model here; the opencall-* names are its aliases.
         (LLMModel, "provider", "model", {"opencall-llama"}),
         (Voice, "provider", "voice", {"opencall-piper", "opencall-espeak"}),
         (Transcriber, "provider", "transcriber", {"opencall-whisper"}),

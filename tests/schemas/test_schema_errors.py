@@ -151,7 +151,7 @@ def test_invalid_body_gets_the_vapi_message(schema: Any, body: Any, expected: st
 def test_unknown_model_provider_lists_the_allowed_providers() -> None:
     (message,) = messages_for(CreateAssistantDTO, {"model": {"provider": "nope", "model": "x"}})
     assert message.startswith("model.provider must be one of the following values: openai, custom-llm, ")
-    assert "opencall-llama" in message and "anthropic" in message
+    assert "vapi" in message and "anthropic" in message
 
 
 def test_fastapi_body_prefix_is_dropped() -> None:

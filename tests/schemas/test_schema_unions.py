@@ -47,13 +47,13 @@ PERSISTED = {
             {"provider": "custom-llm", "url": "http://localhost:8080/v1", "model": "m"},
             CustomLLMModel,
         ),
-        (LLMModel, {"provider": "opencall-llama"}, LocalLlamaModel),
+        (LLMModel, {"provider": "vapi"}, LocalLlamaModel),
         (LLMModel, {"provider": "anthropic", "model": "claude-3-5-haiku-20241022"}, AnthropicModel),
         (Voice, {"provider": "11labs", "voiceId": "burt"}, ElevenLabsVoice),
-        (Voice, {"provider": "opencall-piper"}, PiperVoice),
+        (Voice, {"provider": "vapi"}, PiperVoice),
         (Voice, {"provider": "cartesia", "voiceId": "x"}, CartesiaVoice),
         (Transcriber, {"provider": "deepgram", "model": "nova-3"}, DeepgramTranscriber),
-        (Transcriber, {"provider": "opencall-whisper"}, LocalWhisperTranscriber),
+        (Transcriber, {"provider": "vapi"}, LocalWhisperTranscriber),
         (CreateToolDTO, {"type": "function", "function": {"name": "lookup"}}, CreateFunctionToolDTO),
         (CreateToolDTO, {"type": "transferCall", "destinations": []}, CreateTransferCallToolDTO),
         (CreateToolDTO, {"type": "mcp"}, CreateMcpToolDTO),
@@ -64,10 +64,10 @@ def test_discriminated_union_picks_the_class_of_the_tag(union: Any, body: dict[s
 
 
 def test_embedded_variants_fill_their_defaults() -> None:
-    assert TypeAdapter(LLMModel).validate_python({"provider": "opencall-llama"}).model == "smollm2-135m"
-    piper = TypeAdapter(Voice).validate_python({"provider": "opencall-piper"})
+    assert TypeAdapter(LLMModel).validate_python({"provider": "vapi"}).model == "smollm2-135m"
+    piper = TypeAdapter(Voice).validate_python({"provider": "vapi"})
     assert (piper.voice_id, piper.speed) == ("joe", 1.0)
-    whisper = TypeAdapter(Transcriber).validate_python({"provider": "opencall-whisper"})
+    whisper = TypeAdapter(Transcriber).validate_python({"provider": "vapi"})
     assert (whisper.model, whisper.language) == ("tiny.en", "en")
     custom = TypeAdapter(LLMModel).validate_python({"provider": "custom-llm", "url": "http://h/v1", "model": "m"})
     assert custom.timeout_seconds == 20

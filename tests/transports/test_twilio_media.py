@@ -82,7 +82,7 @@ async def heard_text(stream: MediaStream) -> str:
 
 def llama(max_tokens: int = 50) -> dict[str, Any]:
     return {
-        "provider": "opencall-llama",
+        "provider": "vapi",
         "model": "smollm2-135m",
         "maxTokens": max_tokens,
         "messages": [{"role": "system", "content": SYSTEM}],

@@ -36,15 +36,15 @@ SETTINGS = Settings(llm_threads=1)
 def assistant(**extra: Any) -> dict[str, Any]:
     return {
         "firstMessage": GREETING,
-        "transcriber": {"provider": "opencall-whisper"},
+        "transcriber": {"provider": "vapi"},
         "model": {
-            "provider": "opencall-llama",
+            "provider": "vapi",
             "model": "smollm2-135m",
             "maxTokens": 40,
             "temperature": 0.2,
             "messages": [{"role": "system", "content": SYSTEM_PROMPT}],
         },
-        "voice": {"provider": "opencall-piper", "voiceId": "joe"},
+        "voice": {"provider": "vapi", "voiceId": "joe"},
         **extra,
     }
 

@@ -35,7 +35,7 @@ async def line() -> AsyncIterator[tuple[LocalServer, dict[str, RecordingSink]]]:
         assistant: dict[str, Any] = {
             "firstMessage": GREETING,
             "clientMessages": ["transcript", "status-update"],
-            "transcriber": {"provider": "opencall-whisper"},
+            "transcriber": {"provider": "vapi"},
             "voice": {"provider": "opencall-espeak"},
             "model": {"provider": "custom-llm", "url": base_url, "model": "scripted", "messages": []},
         }

@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT_SECONDS = 5.0  # timeoutSeconds @default of SummaryPlan, Structu
 DEFAULT_MIN_MESSAGES = 2  # AnalysisPlan.minMessagesThreshold @default
 DEADLINE_MARGIN_SECONDS = 0.5
 """Beyond the slowest part's timeout: cancelling a stream and gathering the results."""
-DEFAULT_MODEL = {"provider": "opencall-llama", "model": "smollm2-135m"}  # the engine's default model
+DEFAULT_MODEL = {"provider": "vapi", "model": "smollm2-135m"}  # the engine's default model
 SUMMARY_MAX_TOKENS = 300  # 2-3 sentences asked for, with room to spare
 EVALUATION_MAX_TOKENS = 300
 STRUCTURED_MAX_TOKENS = 1000

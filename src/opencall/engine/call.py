@@ -35,9 +35,10 @@ from opencall.settings import Settings
 log = logging.getLogger("opencall.engine")
 
 PIPELINE_START_TIMEOUT_SECONDS = 10.0  # processors are set up in ~10 ms; this only bounds a broken pipeline
-DEFAULT_TRANSCRIBER = {"provider": "opencall-whisper"}
-DEFAULT_MODEL = {"provider": "opencall-llama", "model": "smollm2-135m"}
-DEFAULT_VOICE = {"provider": "opencall-piper", "voiceId": "joe"}
+# The embedded defaults, under Vapi's own provider name (see schemas: the official SDKs parse `vapi`).
+DEFAULT_TRANSCRIBER = {"provider": "vapi"}
+DEFAULT_MODEL = {"provider": "vapi", "model": "smollm2-135m"}
+DEFAULT_VOICE = {"provider": "vapi", "voiceId": "joe"}
 
 
 @dataclass
@@ -58,7 +59,7 @@ def build_providers(assistant: dict[str, Any], settings: Settings) -> Providers:
     try:
         tts = registry.build_tts(voice, settings, credentials)
     except ProviderError:
-        if voice.get("provider") != "opencall-piper":
+        if voice.get("provider") not in ("vapi", "opencall-piper"):
             raise
         tts = registry.build_tts({"provider": "opencall-espeak"}, settings, credentials)
     return Providers(stt, llm, tts)

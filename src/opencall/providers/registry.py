@@ -66,15 +66,18 @@ def _import(module: str, config: Config) -> Any:
 
 
 STT_FACTORIES: dict[str, Factory] = {
+    "vapi": _local("opencall.providers.stt.local_whisper"),  # the platform's own = the embedded one
     "opencall-whisper": _local("opencall.providers.stt.local_whisper"),
     "deepgram": _cloud("opencall.providers.stt.deepgram"),
 }
 LLM_FACTORIES: dict[str, Factory] = {
+    "vapi": _local("opencall.providers.llm.local_llama"),
     "opencall-llama": _local("opencall.providers.llm.local_llama"),
     "custom-llm": _cloud("opencall.providers.llm.openai_compat"),
     **{provider: _cloud("opencall.providers.llm.openai_compat") for provider in BASE_URLS},
 }
 TTS_FACTORIES: dict[str, Factory] = {
+    "vapi": _local("opencall.providers.tts.piper"),
     "opencall-piper": _local("opencall.providers.tts.piper"),
     "opencall-espeak": _local("opencall.providers.tts.espeak"),
     "11labs": _cloud("opencall.providers.tts.elevenlabs"),

@@ -191,3 +191,13 @@ def union_members(union: Any, discriminator: str) -> dict[str, type[VapiModel]]:
             if tag is not None:
                 members[tag] = member
     return members
+
+
+EMBEDDED_PROVIDER_ALIASES = frozenset({"opencall-llama", "opencall-piper", "opencall-whisper"})
+"""Earlier spellings of the embedded providers; stored as Vapi's own `vapi`, which the SDKs parse."""
+
+
+def canonical_vapi_provider(cls: type, value: str) -> str:
+    """Field validator: the embedded providers are stored under Vapi's `vapi` provider name."""
+    return "vapi" if value in EMBEDDED_PROVIDER_ALIASES else value
+

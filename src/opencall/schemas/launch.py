@@ -39,10 +39,10 @@ EMBEDDED_LLM_MODELS = frozenset({LOCAL_LLAMA_DEFAULT_MODEL})
 PIPER_VOICES = frozenset({PIPER_DEFAULT_VOICE})
 """Piper voices that ship with OpenCall, accepted bare (`"voice": "joe"`)."""
 
-LLM_PROVIDER_ALIASES = {"local": "opencall-llama", "llama": "opencall-llama"}
-VOICE_PROVIDER_ALIASES = {"elevenlabs": "11labs", "piper": "opencall-piper", "espeak": "opencall-espeak"}
+LLM_PROVIDER_ALIASES = {"local": "vapi", "llama": "vapi", "opencall-llama": "vapi"}
+VOICE_PROVIDER_ALIASES = {"elevenlabs": "11labs", "piper": "vapi", "opencall-piper": "vapi", "espeak": "opencall-espeak"}
 
-_DEFAULT_VOICE_IDS = {"opencall-piper": PIPER_DEFAULT_VOICE, "opencall-espeak": ESPEAK_DEFAULT_VOICE}
+_DEFAULT_VOICE_IDS = {"vapi": PIPER_DEFAULT_VOICE, "opencall-espeak": ESPEAK_DEFAULT_VOICE}
 
 
 def _model_from_string(value: Any) -> Any:
@@ -51,7 +51,7 @@ def _model_from_string(value: Any) -> Any:
     if value in OPENAI_MODEL_IDS:
         return {"provider": "openai", "model": value}
     if value in EMBEDDED_LLM_MODELS:
-        return {"provider": "opencall-llama", "model": value}
+        return {"provider": "vapi", "model": value}
     provider, slash, model = value.partition("/")
     provider = LLM_PROVIDER_ALIASES.get(provider, provider)
     if slash and model and provider in LLM_MODELS:
@@ -69,7 +69,7 @@ def _voice_from_string(value: Any) -> Any:
     if value in OPENAI_VOICE_IDS:
         return {"provider": "openai", "voiceId": value}
     if value in PIPER_VOICES:
-        return {"provider": "opencall-piper", "voiceId": value}
+        return {"provider": "vapi", "voiceId": value}
     provider, slash, voice_id = value.partition("/")
     provider = VOICE_PROVIDER_ALIASES.get(provider, provider)
     if not slash and provider in _DEFAULT_VOICE_IDS:
@@ -119,7 +119,7 @@ class CreateAssistantRequest(CreateAssistantDTO):
         data = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
         prompt = data.pop("prompt", None)
         if prompt is not None:
-            model = data.get("model") or {"provider": "opencall-llama", "model": LOCAL_LLAMA_DEFAULT_MODEL}
+            model = data.get("model") or {"provider": "vapi", "model": LOCAL_LLAMA_DEFAULT_MODEL}
             others = [m for m in model.get("messages") or [] if m.get("role") != "system"]
             model["messages"] = [{"role": "system", "content": prompt}, *others]
             data["model"] = model
@@ -135,12 +135,12 @@ def apply_embedded_defaults(dto: CreateAssistantDTO) -> CreateAssistantDTO:
     runs offline: `opencall-llama` (smollm2-135m), `opencall-piper` (joe), `opencall-whisper` (tiny.en)."""
     defaults: dict[str, Any] = {}
     if dto.model is None:
-        defaults["model"] = LocalLlamaModel(provider="opencall-llama", model=LOCAL_LLAMA_DEFAULT_MODEL)
+        defaults["model"] = LocalLlamaModel(provider="vapi", model=LOCAL_LLAMA_DEFAULT_MODEL)
     if dto.voice is None:
-        defaults["voice"] = PiperVoice(provider="opencall-piper", voice_id=PIPER_DEFAULT_VOICE, speed=1.0)
+        defaults["voice"] = PiperVoice(provider="vapi", voice_id=PIPER_DEFAULT_VOICE, speed=1.0)
     if dto.transcriber is None:
         defaults["transcriber"] = LocalWhisperTranscriber(
-            provider="opencall-whisper", model=WHISPER_DEFAULT_MODEL, language="en"
+            provider="vapi", model=WHISPER_DEFAULT_MODEL, language="en"
         )
     if not defaults:
         return dto

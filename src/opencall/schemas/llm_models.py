@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from opencall.schemas import base
-from opencall.schemas.common import ToolRef, union_members
+from opencall.schemas.common import ToolRef, canonical_vapi_provider, union_members
 from opencall.schemas.tools import CreateToolDTO
 
 OPENAI_MODEL_IDS: frozenset[str] = frozenset(
@@ -134,11 +134,23 @@ class CustomLLMModel(_LLMCommon):
 
 
 class LocalLlamaModel(_LLMCommon):
-    """OpenCall extension: the embedded llama.cpp model, runs inside the worker with no network."""
+    """`vapi`: the platform's own model, which in OpenCall is the embedded llama.cpp model (no network).
 
-    provider: Literal["opencall-llama"]
+    Spelled with Vapi's provider name so the official SDKs parse it (they drop providers they do not
+    know); `opencall-llama` is accepted as an alias and stored as `vapi`.
+    """
+
+    provider: Literal["vapi", "opencall-llama"]
     model: str = LOCAL_LLAMA_DEFAULT_MODEL
     """Embedded model name (a GGUF file in the model directory)."""
+    version: str | None = None
+    """Vapi's model version label; accepted and kept, not used."""
+    workflow_id: str | None = None
+    """Vapi workflow id; accepted and kept, not run."""
+    workflow: dict[str, Any] | None = None
+    """Vapi transient workflow; accepted and kept, not run."""
+
+    _canonical_provider = field_validator("provider")(canonical_vapi_provider)
 
 
 class _PassthroughLLM(_LLMCommon, base.PassthroughModel):
@@ -243,13 +255,6 @@ class XaiModel(_PassthroughLLM):
     model: str
 
 
-class VapiModel(_PassthroughLLM):
-    """Vapi's own model / workflow runner. Stored verbatim (not run by OpenCall)."""
-
-    provider: Literal["vapi"]
-    model: str | None = None
-
-
 LLMModel = Annotated[
     OpenAIModel
     | CustomLLMModel
@@ -267,8 +272,7 @@ LLMModel = Annotated[
     | OpenRouterModel
     | PerplexityAIModel
     | TogetherAIModel
-    | XaiModel
-    | VapiModel,
+    | XaiModel,
     Field(discriminator="provider"),
 ]
 """`assistant.model`: one of the Vapi model providers or `opencall-llama`."""

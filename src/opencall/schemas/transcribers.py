@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
 from opencall.schemas.base import PassthroughModel, VapiModel
-from opencall.schemas.common import Server, union_members
+from opencall.schemas.common import Server, canonical_vapi_provider, union_members
 
 WHISPER_DEFAULT_MODEL = "tiny.en"
 """The faster-whisper model that ships with OpenCall."""
@@ -79,13 +79,27 @@ class DeepgramTranscriber(_TranscriberCommon):
 
 
 class LocalWhisperTranscriber(_TranscriberCommon):
-    """OpenCall extension: faster-whisper running inside the worker (embedded default)."""
+    """`vapi`: the platform's own transcriber, which in OpenCall is faster-whisper in the worker.
 
-    provider: Literal["opencall-whisper"]
+    Spelled with Vapi's provider name so the official SDKs parse it; `opencall-whisper` is accepted
+    as an alias and stored as `vapi`.
+    """
+
+    provider: Literal["vapi", "opencall-whisper"]
     model: str = WHISPER_DEFAULT_MODEL
     """faster-whisper model name (`tiny.en`, `base.en`, `small`, ...)."""
     language: str = "en"
     """ISO 639-1 language of the speech."""
+    version: str | None = None
+    """Vapi's transcriber version; accepted and kept, not used."""
+    languages: list[str] | None = None
+    """Vapi's multi-language list; accepted and kept (Whisper tiny.en is English only)."""
+    keywords: list[str] | None = None
+    """Vapi's keyword boosts; accepted and kept, not applied."""
+    turn_taking: Any = None
+    """Vapi's turn-taking options; accepted and kept (the assistant's speaking plans decide)."""
+
+    _canonical_provider = field_validator("provider")(canonical_vapi_provider)
 
 
 class _PassthroughTranscriber(_TranscriberCommon, PassthroughModel):
@@ -169,12 +183,6 @@ class XaiTranscriber(_PassthroughTranscriber):
     provider: Literal["xai"]
 
 
-class VapiTranscriber(_PassthroughTranscriber):
-    """Vapi's own transcriber. Stored verbatim (not run by OpenCall)."""
-
-    provider: Literal["vapi"]
-
-
 Transcriber = Annotated[
     DeepgramTranscriber
     | LocalWhisperTranscriber
@@ -189,8 +197,7 @@ Transcriber = Annotated[
     | OpenAITranscriber
     | CartesiaTranscriber
     | SonioxTranscriber
-    | XaiTranscriber
-    | VapiTranscriber,
+    | XaiTranscriber,
     Field(discriminator="provider"),
 ]
 """`assistant.transcriber`: one of the Vapi transcriber providers or `opencall-whisper`."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from opencall.schemas.base import PassthroughModel, VapiModel
-from opencall.schemas.common import Server, union_members
+from opencall.schemas.common import Server, canonical_vapi_provider, union_members
 
 OPENAI_VOICE_IDS: frozenset[str] = frozenset(
     {"alloy", "echo", "fable", "onyx", "nova", "shimmer", "marin", "cedar"}
@@ -122,13 +122,25 @@ class ElevenLabsVoice(_VoiceCommon):
 
 
 class PiperVoice(_VoiceCommon):
-    """OpenCall extension: local Piper voice, runs inside the worker (embedded default)."""
+    """`vapi`: the platform's own voice, which in OpenCall is a local Piper voice (embedded default).
 
-    provider: Literal["opencall-piper"]
+    Spelled with Vapi's provider name so the official SDKs parse it; `opencall-piper` is accepted as
+    an alias and stored as `vapi`.
+    """
+
+    provider: Literal["vapi", "opencall-piper"]
     voice_id: str = PIPER_DEFAULT_VOICE
     """Piper voice name."""
     speed: float = Field(1.0, ge=0.5, le=2.0)
     """Playback speed; 1.0 is the voice's natural rate."""
+    version: str | None = None
+    """Vapi's voice version; accepted and kept, not used."""
+    language: str | None = None
+    """Vapi's voice language; accepted and kept (the Piper voice speaks its own)."""
+    pronunciation_dictionary: Any = None
+    """Vapi's pronunciation dictionary; accepted and kept, not applied."""
+
+    _canonical_provider = field_validator("provider")(canonical_vapi_provider)
 
 
 class EspeakVoice(_VoiceCommon):
@@ -232,13 +244,6 @@ class TavusVoice(_PassthroughVoice):
     voice_id: str
 
 
-class VapiVoice(_PassthroughVoice):
-    """Vapi's own voices (e.g. Elliot). Stored verbatim (not run by OpenCall)."""
-
-    provider: Literal["vapi"]
-    voice_id: str
-
-
 class SesameVoice(_PassthroughVoice):
     """Sesame CSM. Stored verbatim (not run by OpenCall)."""
 
@@ -292,7 +297,6 @@ Voice = Annotated[
     | RimeAIVoice
     | SmallestAIVoice
     | TavusVoice
-    | VapiVoice
     | SesameVoice
     | InworldVoice
     | MinimaxVoice

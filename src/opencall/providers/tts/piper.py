@@ -67,7 +67,7 @@ def load_voice(model_path: str | None = None) -> tuple[PiperVoice, ThreadPoolExe
 class PiperTts:
     """`TextToSpeech` over the shared Piper voice."""
 
-    provider = "opencall-piper"
+    provider = "vapi"  # the platform's own voice (embedded)
     sample_rate = PIPER_RATE
 
     def __init__(self, speed: float = 1.0) -> None:
@@ -91,7 +91,7 @@ class PiperTts:
             try:
                 pcm = await loop.run_in_executor(executor, self._render, voice, clause)
             except Exception as exc:  # onnxruntime and espeakbridge raise bare exceptions
-                raise ProviderError("pipeline-error-opencall-piper-voice-failed", str(exc)) from exc
+                raise ProviderError("pipeline-error-vapi-voice-failed", str(exc)) from exc
             if pcm:
                 yield pcm
 

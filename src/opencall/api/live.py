@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, status
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,10 +20,12 @@ from opencall.settings import Settings
 from opencall.store import tables
 from opencall.store.call_assistant import resolve_call_assistant
 from opencall.store.call_sink import StoredCallSink, claim_call
+from opencall.store.recordings import CallRecorder, RecordingFailed, artifact_fields, recorder_for, upload_recording
 from opencall.store.tables import utcnow
 from opencall.webhooks.hub import WebhookHub
 from opencall.webhooks.publisher import CallPublisher
 from opencall.webhooks.report import finish_call
+from opencall.webhooks.tool_runner import ServerToolRunner
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +73,44 @@ async def call_transport(websocket: WebSocket, call_id: str) -> None:
 
     publisher = await hub.publisher_for(call, assistant)
     sink = StoredCallSink(sessions, call_id, settings.price_per_minute_transport, on_event=publisher.publish)
+    recorder = recorder_for(assistant, settings, call)
     heartbeat = asyncio.create_task(hub.heartbeat(call_id))
     await websocket.accept()
     try:
-        await serve_vapi_websocket(websocket, setup, sink, settings=settings)
+        await serve_vapi_websocket(
+            websocket, setup, sink, ServerToolRunner(publisher), settings=settings, recorder=recorder
+        )
     finally:
         heartbeat.cancel()
-        # Analysis may take seconds; the socket is closed already and the report follows in the background.
-        hub.spawn(finish_and_close(hub, settings, call_id, publisher))
+        # Recording files and analysis take seconds; the socket is closed already, the report follows.
+        hub.spawn(finish_and_close(hub, settings, call, publisher, recorder))
 
 
 async def finish_and_close(
-    hub: WebhookHub, settings: Settings, call_id: str, publisher: CallPublisher
+    hub: WebhookHub, settings: Settings, call: dict[str, Any], publisher: CallPublisher, recorder: CallRecorder | None
 ) -> None:
     try:
-        await finish_call(hub, settings, call_id, publisher)
+        if recorder is not None:
+            await store_recording(hub, settings, call, recorder)
+        await finish_call(hub, settings, call["id"], publisher)
     finally:
         await publisher.close()
+
+
+async def store_recording(hub: WebhookHub, settings: Settings, call: dict[str, Any], recorder: CallRecorder) -> None:
+    """Write the WAVs, put their URLs in the call's artifact, and upload to a launch-contract `recordingUrl`."""
+    try:
+        files = await recorder.finish()
+    except RecordingFailed:
+        log.exception("recording of call %s could not be written", call["id"])
+        return
+    fields = artifact_fields(files, settings.base_url, call["id"])
+    upload = await upload_recording(files, call["recordingUrl"]) if call.get("recordingUrl") else None
+    async with hub.sessions() as session:
+        row = await session.get(tables.Call, call["id"])
+        if row is not None:
+            data = {**row.data, "artifact": {**(row.data.get("artifact") or {}), **fields}}
+            if upload is not None:
+                data["recordingUpload"] = upload
+            row.data = data
+            await session.commit()

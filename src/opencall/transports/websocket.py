@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -22,6 +23,9 @@ from opencall.providers.base import ProviderError
 from opencall.settings import Settings
 from opencall.transports.codec import ENGINE_RATE, Resampler, mulaw_decode, mulaw_encode
 from opencall.transports.pacing import SEND_TIMEOUT_SECONDS, PacedAudioOut, SendStalled
+
+if TYPE_CHECKING:
+    from opencall.store.recordings import CallRecorder
 
 log = logging.getLogger("opencall.transport")
 
@@ -106,10 +110,22 @@ async def serve_vapi_websocket(
     *,
     settings: Settings | None = None,
     providers: Providers | None = None,
+    recorder: CallRecorder | None = None,
 ) -> None:
-    """Run one call on an accepted socket until it ends; never raises for the caller's mistakes."""
+    """Run one call on an accepted socket until it ends; never raises for the caller's mistakes.
+
+    With a recorder, both sides are handed to it as they cross the socket (it never blocks): the
+    caller's frames as received, the assistant's as actually sent, so a barge-in cut is recorded too.
+    """
     fmt = setup.audio_format
     socket = _Socket(ws, fmt.encoding)
+    loop = asyncio.get_running_loop()
+    clock_zero = loop.time()
+
+    async def send_audio(pcm16: bytes) -> None:
+        await socket.send_audio(pcm16)
+        if recorder is not None:
+            recorder.assistant(pcm16, fmt.sample_rate, loop.time() - clock_zero)
     wanted = client_message_types(setup.assistant)
 
     async def client_message(message: dict[str, Any]) -> None:
@@ -122,10 +138,11 @@ async def serve_vapi_websocket(
     except ProviderError as exc:
         await _refuse(ws, sink, exc)
         return
-    out = PacedAudioOut(fmt.sample_rate, socket.send_audio)
+    out = PacedAudioOut(fmt.sample_rate, send_audio)
     engine = CallEngine(setup, sink, out, providers, tools, client_message)
     pacer = asyncio.create_task(out.run(), name=f"pacer-{setup.call_id}")
-    receiver = asyncio.create_task(_receive(ws, engine, _Inbound(fmt.encoding, fmt.sample_rate)))
+    heard = None if recorder is None else _caller_track(recorder, clock_zero)
+    receiver = asyncio.create_task(_receive(ws, engine, _Inbound(fmt.encoding, fmt.sample_rate), heard))
     try:
         await engine.start()
         ended = asyncio.create_task(engine.wait_ended())
@@ -146,7 +163,25 @@ async def serve_vapi_websocket(
             await ws.close()
 
 
-async def _receive(ws: WebSocket, engine: CallEngine, inbound: _Inbound) -> None:
+def _caller_track(recorder: CallRecorder, clock_zero: float) -> Callable[[bytes, float], None]:
+    """Places caller audio by its sample count from the first frame: the caller streams continuously, so
+    arrival jitter (a busy event loop) must not open gaps in the recording."""
+    first_at: float | None = None
+    samples = 0
+
+    def heard(pcm: bytes, received_at: float) -> None:
+        nonlocal first_at, samples
+        if first_at is None:
+            first_at = received_at - clock_zero
+        recorder.caller(pcm, ENGINE_RATE, first_at + samples / ENGINE_RATE)
+        samples += len(pcm) // 2
+
+    return heard
+
+
+async def _receive(
+    ws: WebSocket, engine: CallEngine, inbound: _Inbound, heard: Callable[[bytes, float], None] | None = None
+) -> None:
     """Reads until the client leaves or asks to end; returns either way."""
     loop = asyncio.get_running_loop()
     while True:
@@ -159,6 +194,8 @@ async def _receive(ws: WebSocket, engine: CallEngine, inbound: _Inbound) -> None
         received_at = loop.time()
         if message.get("bytes") is not None:
             for frame in inbound.frames(message["bytes"]):
+                if heard is not None:
+                    heard(frame, received_at)
                 await engine.push_caller_audio(frame, received_at)
             if inbound.rejected and inbound.rejected % 50 == 1:
                 log.warning("call %s: dropped %d malformed audio frames", engine.setup.call_id, inbound.rejected)

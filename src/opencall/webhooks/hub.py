@@ -120,8 +120,27 @@ class WebhookHub:
             await session.commit()
         for row in rows:
             log.warning("call %s was live in a process that died; ending it", row.id)
+            await self._salvage_recording(row.org_id, row.id)
             await finish_call(self, self.settings, row.id)
         return [row.id for row in rows]
+
+    async def _salvage_recording(self, org_id: str, call_id: str) -> None:
+        """Build the WAVs from the raw audio the dead process had already written, if any."""
+        from opencall.store.recordings import artifact_fields, salvage_recording
+
+        try:
+            files = await salvage_recording(self.settings, org_id, call_id)
+        except Exception:
+            log.exception("could not salvage the recording of call %s", call_id)
+            return
+        if files is None:
+            return
+        async with self.sessions() as session:
+            row = await session.get(tables.Call, call_id)
+            if row is not None:
+                fields = artifact_fields(files, self.settings.base_url, call_id)
+                row.data = {**row.data, "artifact": {**(row.data.get("artifact") or {}), **fields}}
+                await session.commit()
 
     async def _recover_periodically(self) -> None:
         while True:

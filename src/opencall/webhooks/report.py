@@ -53,6 +53,9 @@ def end_of_call_report(call: dict[str, Any]) -> dict[str, Any]:
     }
     if call.get("endedMessage"):
         report["endedMessage"] = call["endedMessage"]
+    if call.get("recordingUpload"):
+        # Launch-contract `recordingUrl`: whether the recording reached it (OpenCall extension).
+        report["recordingUpload"] = call["recordingUpload"]
     return {k: v for k, v in report.items() if v is not None}
 
 

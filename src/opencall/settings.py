@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     api_key: str | None = None
     """If set, the first start on an empty database makes this the first org's private key."""
     secret_key: str | None = None
-    """Key that encrypts provider secrets at rest (Fernet, urlsafe base64 of 32 bytes); generated into data_dir if unset."""
+    """Fernet key (urlsafe base64 of 32 bytes) that encrypts provider secrets at rest; generated into
+    data_dir if unset."""
     auto_migrate: bool = True
     """Apply database migrations at server start (turn off when `opencall migrate` runs separately)."""
     call_orphan_seconds: float = 20.0
@@ -39,7 +40,8 @@ class Settings(BaseSettings):
     whisper_threads: int = 2
     """CPU threads for the local Whisper transcriber."""
     llm_threads: int = 1
-    """CPU threads for the local llama.cpp model; 1 because two busy-waiting threads stall badly when Whisper and Piper share the 2 cores (TTFT 6.1 s vs 0.2 s measured under load)."""
+    """CPU threads for the local llama.cpp model. 1: two busy-waiting threads stall badly when Whisper
+    and Piper share 2 cores (time to first token 6.1 s against 0.2 s, measured under load)."""
     llm_context: int = 2048
     """Context window of the local llama.cpp model, tokens."""
     preload_models: bool = False

@@ -55,7 +55,7 @@ async def test_stereo_recording_has_the_callers_clip_left_and_the_reply_right(li
             stored = api.get(f"/call/{call['id']}").json()
             if (stored.get("artifact") or {}).get("stereoRecordingUrl"):
                 break
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
         assert stored["artifact"]["recording"]["mono"]["customerUrl"]
         download = api.get(f"/call/{call['id']}/stereo-recording", follow_redirects=True)
         other = await asyncio.to_thread(live_server.new_org)

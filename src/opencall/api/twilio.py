@@ -41,6 +41,7 @@ from opencall.store.tables import utcnow
 from opencall.transports.twilio_media import TwilioSession, read_start, serve_twilio_media, speak_and_hang_up
 from opencall.transports.twilio_rest import TwilioAccount, TwilioCallControl, TwilioError, TwilioRest
 from opencall.webhooks.hub import WebhookHub
+from opencall.webhooks.tool_runner import ServerToolRunner
 from opencall.webhooks.messages import envelope
 from opencall.webhooks.report import finish_call
 from opencall.webhooks.send import WebhookError, request_reply
@@ -327,14 +328,15 @@ async def media_stream(websocket: WebSocket, call_id: str) -> None:
                                     "voicemail", settings=settings)
         else:
             await serve_twilio_media(
-                websocket, live, setup, sink, control, settings=settings, server_request=ask_server
+                websocket, live, setup, sink, control, settings=settings, server_request=ask_server,
+                tools=ServerToolRunner(publisher),
             )
     finally:
         heartbeat.cancel()
         _LIVE.pop(call_id, None)
         if live.forwarded_to is not None:
             await record_destination(sessions, call_id, live.forwarded_to)
-        hub.spawn(finish_and_close(hub, settings, call_id, publisher))
+        hub.spawn(finish_and_close(hub, settings, call, publisher, None))
 
 
 async def record_destination(

@@ -40,7 +40,9 @@ PIPER_VOICES = frozenset({PIPER_DEFAULT_VOICE})
 """Piper voices that ship with OpenCall, accepted bare (`"voice": "joe"`)."""
 
 LLM_PROVIDER_ALIASES = {"local": "vapi", "llama": "vapi", "opencall-llama": "vapi"}
-VOICE_PROVIDER_ALIASES = {"elevenlabs": "11labs", "piper": "vapi", "opencall-piper": "vapi", "espeak": "opencall-espeak"}
+VOICE_PROVIDER_ALIASES = {
+    "elevenlabs": "11labs", "piper": "vapi", "opencall-piper": "vapi", "espeak": "opencall-espeak"
+}
 
 _DEFAULT_VOICE_IDS = {"vapi": PIPER_DEFAULT_VOICE, "opencall-espeak": ESPEAK_DEFAULT_VOICE}
 

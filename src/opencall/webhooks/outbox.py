@@ -10,6 +10,7 @@ message sent again after a crash carries the same `X-Message-Id`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -143,7 +144,11 @@ class OutboxWorker:
                 continue
             task = asyncio.create_task(self._deliver(row))
             self._in_flight[lane] = task
-            task.add_done_callback(lambda _t, lane=lane: (self._in_flight.pop(lane, None), self.wake()))
+            task.add_done_callback(functools.partial(self._delivered, lane))
+
+    def _delivered(self, lane: str, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(lane, None)
+        self.wake()  # the lane's next message may be due now
 
     async def _claim(self, row: OutboxMessage, now: datetime) -> bool:
         lease = now + timedelta(seconds=float(row.server.get("timeoutSeconds") or 20) + 10)

@@ -41,10 +41,10 @@ from opencall.store.tables import utcnow
 from opencall.transports.twilio_media import TwilioSession, read_start, serve_twilio_media, speak_and_hang_up
 from opencall.transports.twilio_rest import TwilioAccount, TwilioCallControl, TwilioError, TwilioRest
 from opencall.webhooks.hub import WebhookHub
-from opencall.webhooks.tool_runner import ServerToolRunner
 from opencall.webhooks.messages import envelope
 from opencall.webhooks.report import finish_call
 from opencall.webhooks.send import WebhookError, request_reply
+from opencall.webhooks.tool_runner import ServerToolRunner
 
 log = logging.getLogger("opencall.twilio")
 

@@ -174,3 +174,15 @@ def bootstrap_keys(running: RunningServer) -> OrgKeys:
 def api(server: RunningServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A SQLite server of the module's own, for tests that place real calls (models load once per module)."""
+    running = start_server(make_settings(tmp_path_factory.mktemp("live")))
+    running.keys = bootstrap_keys(running)
+    try:
+        yield running
+    finally:
+        running.server.should_exit = True
+        running.thread.join(timeout=10)

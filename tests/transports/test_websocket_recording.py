@@ -6,23 +6,12 @@ import asyncio
 import io
 import time
 import wave
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 
-from tests.conftest import RunningServer, bootstrap_keys, make_settings, start_server
+from tests.conftest import RunningServer
 from tests.fixtures.caller import WsCaller
 from tests.fixtures.speech import load_clip
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(make_settings(tmp_path_factory.mktemp("rec")))
-    running.keys = bootstrap_keys(running)
-    yield running
-    running.server.should_exit = True
-    running.thread.join(timeout=10)
 
 
 def best_correlation(haystack: np.ndarray, needle: np.ndarray) -> float:

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
-import pytest
 
-from tests.conftest import RunningServer, make_settings, start_server
+from tests.conftest import RunningServer
 from tests.fixtures.caller import WsCaller
 from tests.fixtures.speech import load_clip
 from tests.webhooks.receiver import Receiver, running_receiver
 
 SCHEMAS = json.loads((Path(__file__).parents[1] / "fixtures" / "vapi-server-messages.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    from tests.conftest import bootstrap_keys
-
-    running = start_server(make_settings(tmp_path_factory.mktemp("live")))
-    running.keys = bootstrap_keys(running)
-    yield running
-    running.server.should_exit = True
-    running.thread.join(timeout=10)
 
 
 def place_call(server: RunningServer, receiver: Receiver, **assistant: Any) -> dict[str, Any]:

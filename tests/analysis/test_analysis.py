@@ -263,10 +263,6 @@ def test_answers_are_read_leniently_but_validated_strictly() -> None:
 async def test_embedded_smollm2_structured_data_validates(tmp_path: Path) -> None:
     """SmolLM2-135M left to itself rambles past the timeout (measured: 3 of 3 runs); under llama.cpp's
     JSON-schema grammar it answers valid JSON (3 of 3, 17-29 s each on 2 loaded cores)."""
-    from opencall.providers.llm.local_llama import LocalLlama
-
-    if not getattr(LocalLlama, "supports_json_schema", False):
-        pytest.skip("local_llama does not yet pass response_format to llama.cpp as a JSON-schema grammar")
     local = {
         "model": {"provider": "vapi", "messages": [{"role": "system", "content": SYSTEM_PROMPT}]},
         "analysisPlan": {

@@ -258,3 +258,94 @@ def test_vapi_defaults_are_read_from_the_assistant() -> None:
     assert config.acknowledgement_phrases == ("im listening",) and config.interruption_words == {"hang", "on"}
     assert (config.silence_timeout_seconds, config.max_duration_seconds) == (12.0, 90.0)
     assert config.first_message_interruptions and config.endpointing == "transcriber"
+
+
+def test_unconfirmed_voice_at_the_release_holds_it_until_the_vad_decides() -> None:
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Hello,")
+    s.advance(2.35)
+    s._record(s.turns.voice_suspected(s.now, True))  # the caller resumed at ~2.33; VAD confirms at 2.43
+    s.advance(2.43)
+    assert not s.of(turns.ReleaseReply)  # 2.0 + waitSeconds passed, but nobody talks over a resuming caller
+    s._record(s.turns.user_started(s.now, 2.33))
+    s.advance(3.5 + 0.2)
+    s._record(s.turns.user_stopped(s.now, 3.5))
+    s.transcript(3.9, "Hello, thanks for calling Acme Dental.")
+    s.advance(5.0)
+    assert [r.text for _, r in s.of(turns.ReleaseReply)] == ["Hello, thanks for calling Acme Dental."]
+
+
+def test_unconfirmed_voice_that_the_vad_drops_releases_at_once_and_never_holds_long() -> None:
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Hello.")
+    s.advance(2.38)
+    s._record(s.turns.voice_suspected(s.now, True))  # a click
+    s.advance(2.42)
+    s._record(s.turns.voice_suspected(s.now, False))
+    assert [t for t, _ in s.of(turns.ReleaseReply)] == [2.42]
+
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Hello.")
+    s.advance(2.38)
+    s._record(s.turns.voice_suspected(s.now, True))  # never decided (a buzzing line)
+    s.advance(3.0)
+    assert [round(t, 2) for t, _ in s.of(turns.ReleaseReply)] == [2.53]  # held at most 0.15 s
+
+
+def test_partial_transcript_reaching_num_words_interrupts_before_the_segment_ends() -> None:
+    s = Script(TurnConfig(num_words=3))
+    reply_id = s.turns.next_reply_id()
+    s.playing(0.5, reply_id)
+    s.advance(1.1)
+    s._record(s.turns.user_started(s.now, 1.0))
+    s.advance(1.6)
+    s._record(s.turns.partial_transcript(s.now, "Okay"))  # an acknowledgement: no decision yet
+    s.advance(2.2)
+    s._record(s.turns.partial_transcript(s.now, "Okay, but can I"))
+    ((at, interrupt),) = s.of(turns.InterruptBot)
+    assert at == 2.2 and interrupt.reply_id == reply_id
+
+
+def test_partial_transcript_of_an_acknowledgement_never_interrupts() -> None:
+    s = Script(TurnConfig(num_words=1))
+    s.playing(0.5, s.turns.next_reply_id())
+    s.advance(1.1)
+    s._record(s.turns.user_started(s.now, 1.0))
+    s.advance(1.6)
+    s._record(s.turns.partial_transcript(s.now, "uh-huh"))
+    assert not s.of(turns.InterruptBot)
+
+
+def test_caller_going_on_after_the_release_but_before_any_audio_takes_the_reply_back() -> None:
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Hello,")
+    s.advance(2.45)
+    ((_, first),) = s.of(turns.ReleaseReply)  # at 2.4; its audio is not out yet
+    assert not s.of(turns.CloseUserTurn)  # the transcription stays open until the reply is heard
+    s.speech(2.5, 3.5)  # "...thanks for calling": VAD confirms at 2.6
+    ((_, retract),) = s.of(turns.RetractReply)
+    assert retract.reply_id == first.reply_id and retract.text == "Hello,"
+    assert not s.of(turns.InterruptBot) and not s.of(turns.PauseBot)
+    s.transcript(3.9, "Hello, thanks for calling Acme Dental.")  # the whole turn, one stream
+    s.advance(4.0)
+    (_, second) = s.of(turns.ReleaseReply)[1]
+    assert second.text == "Hello, thanks for calling Acme Dental." and second.started_at == 1.0
+    assert second.last_voiced_at == 3.5
+    s.playing(4.3, second.reply_id)
+    assert len(s.of(turns.CloseUserTurn)) == 1  # heard: the next speech is a new turn
+
+
+def test_caller_speaking_once_the_reply_is_heard_is_a_barge_in_not_a_retraction() -> None:
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Hi.")
+    s.advance(2.45)
+    ((_, release),) = s.of(turns.ReleaseReply)
+    s.playing(2.7, release.reply_id)
+    s.speech(3.0, 4.0)
+    assert not s.of(turns.RetractReply)
+    assert [a.reply_id for _, a in s.of(turns.PauseBot)] == [release.reply_id]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import numpy as np
 import pytest
 import soxr
 
-from opencall.providers.stt.local_whisper import LocalWhisperStt, create
+from opencall.providers.stt.local_whisper import LocalWhisperStt, clean_segments, create
 from opencall.settings import Settings
 from tests.fixtures.speech import load_clip, wer
 
@@ -67,3 +68,46 @@ async def test_stream_transcribes_the_whole_turn_at_each_finalize_and_resamples(
     assert len(finals) == 2
     assert len(finals[0].split()) < len(finals[1].split())
     assert wer(text, finals[1]) <= 0.3  # telephone band; measured 0.27 ("offices opened from 9 to 5")
+
+
+async def test_stream_sends_partials_while_audio_arrives_and_none_after_the_final(stt: LocalWhisperStt) -> None:
+    pcm, _rate, text = load_clip("piper-joe_s1")
+    stream = stt.open_stream(16000)
+    chunks = [pcm[i : i + 320].tobytes() for i in range(0, len(pcm), 320)]
+    for i, chunk in enumerate(chunks):
+        await stream.push(chunk)
+        if i % 25 == 0:
+            await asyncio.sleep(0.12)  # room for a partial decode, as real time gives
+    await stream.finalize()
+    await stream.aclose()
+    got = [t async for t in stream.transcripts()]
+    partials, finals = [t for t in got if not t.is_final], [t for t in got if t.is_final]
+    assert partials and got[-1].is_final and len(finals) == 1
+    assert wer(text, finals[0].text) == 0.0
+    first_words = partials[0].text.lower().split()[:2]
+    assert first_words == ["i", "would"], partials[0].text  # a reading of the turn's start, not noise
+
+
+def test_segments_the_decoder_invented_past_the_speech_are_dropped() -> None:
+    # Seen on the telephone clip: a loop cut by the token budget leaves an open last segment.
+    assert (
+        clean_segments([(0.0, "Calling that me devil. How can I help you today?", True), (2.0, "How", False)], 2.9)
+        == "Calling that me devil. How can I help you today?"
+    )
+    # A finished segment repeating the end of the text before it.
+    assert (
+        clean_segments(
+            [(0.0, "Be dead all how can I help you today?", True), (2.0, "How can I help you today?", True)], 3.5
+        )
+        == "Be dead all how can I help you today?"
+    )
+    # One open segment looping into itself.
+    assert (
+        clean_segments([(0.0, "How can I help you today? How can I help", False)], 1.9) == "How can I help you today?"
+    )
+    assert clean_segments([(0.0, "I hope you today. I hope you today", False)], 1.4) == "I hope you today."
+    # A segment starting in the padding after the audio.
+    assert clean_segments([(0.0, "Thank you.", True), (1.9, "Goodbye.", True)], 2.0) == "Thank you."
+    # Real speech is kept whole.
+    two = [(0.0, "I'd like to book a cleaning.", True), (2.4, "Does nine work for you?", True)]
+    assert clean_segments(two, 4.0) == "I'd like to book a cleaning. Does nine work for you?"

@@ -15,6 +15,7 @@ from opencall.engine import turns
 from opencall.engine.frames import (
     ClauseFrame,
     FinalTranscriptFrame,
+    PartialTranscriptFrame,
     PlaybackFrame,
     ReplyControlFrame,
     ReplyEndFrame,
@@ -22,6 +23,7 @@ from opencall.engine.frames import (
     SpeechStartedFrame,
     SpeechStoppedFrame,
     UserTurnClosedFrame,
+    VoiceSuspectedFrame,
 )
 from opencall.engine.record import CallRecord, TurnLatency
 from opencall.engine.reply import ReplyWriter
@@ -29,6 +31,10 @@ from opencall.engine.turns import TurnTaker
 from opencall.providers.base import ProviderError
 
 log = logging.getLogger("opencall.engine")
+
+HANG_AFTER_SECONDS = 5.0
+"""A released reply with no audio this long after the caller's turn ended sends Vapi's `hang` (slow
+model, voice or tool server); replies are ~1 s, so this only fires when something is stuck."""
 
 
 @dataclass
@@ -41,6 +47,7 @@ class _Reply:
     user_turn: turns.ReleaseReply | None = None
     end_reason: str | None = None
     written: bool = False
+    hang_timer: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -97,6 +104,8 @@ class Conductor(FrameProcessor):
                 {"type": "speech-update", "status": "stopped", "role": "user", "turn": self._user_turn_index}
             )
             await self._apply(self._turns.user_stopped(now, frame.last_voiced_at))
+        elif isinstance(frame, VoiceSuspectedFrame):
+            await self._apply(self._turns.voice_suspected(now, frame.active))
         elif isinstance(frame, SmartTurnFrame):
             await self._apply(self._turns.smart_turn(now, frame.complete))
         elif isinstance(frame, FinalTranscriptFrame):
@@ -106,6 +115,11 @@ class Conductor(FrameProcessor):
                     {"type": "transcript", "role": "user", "transcriptType": "final", "transcript": frame.text}
                 )
             await self._apply(self._turns.transcript(now, frame.text))
+        elif isinstance(frame, PartialTranscriptFrame):
+            await self._emit(
+                {"type": "transcript", "role": "user", "transcriptType": "partial", "transcript": frame.text}
+            )
+            await self._apply(self._turns.partial_transcript(now, frame.text))
         elif isinstance(frame, PlaybackFrame):
             await self._on_playback(frame, now)
         else:
@@ -115,6 +129,9 @@ class Conductor(FrameProcessor):
         reply = self._replies.get(frame.reply_id)
         if reply is None:
             return
+        if reply.hang_timer is not None:
+            reply.hang_timer.cancel()
+            reply.hang_timer = None
         if frame.event == "started":
             await self._emit(
                 {"type": "speech-update", "status": "started", "role": "assistant", "turn": self._bot_turn_index}
@@ -158,7 +175,16 @@ class Conductor(FrameProcessor):
                 self._user_turn_index += 1
                 await self._conversation_update()
                 reply.released.set()
+                reply.hang_timer = asyncio.get_running_loop().call_later(
+                    HANG_AFTER_SECONDS, lambda: self.create_task(self._hang(reply))
+                )
                 await self.push_frame(ReplyControlFrame(reply_id=action.reply_id, action="release"))
+            case turns.RetractReply(reply_id, text):
+                log.debug("retract reply %d: the caller went on before it was heard", reply_id)
+                await self._drop(reply_id)
+                if self._record.retract_last_user(text):
+                    self._user_turn_index -= 1
+                    await self._conversation_update()
             case turns.PauseBot(reply_id):
                 log.debug("pause reply %d: caller speaking over it", reply_id)
                 await self.push_frame(ReplyControlFrame(reply_id=reply_id, action="pause"))
@@ -219,8 +245,16 @@ class Conductor(FrameProcessor):
         reply.end_reason = outcome.end_reason
         await self.push_frame(ReplyEndFrame(reply_id=reply.reply_id))
 
+    async def _hang(self, reply: _Reply) -> None:
+        reply.hang_timer = None
+        if self._replies.get(reply.reply_id) is reply:
+            log.info("reply %d: no audio %.0f s after the caller's turn", reply.reply_id, HANG_AFTER_SECONDS)
+            await self._emit({"type": "hang"})
+
     async def _drop(self, reply_id: int, keep_record: bool = False) -> None:
         reply = self._replies.get(reply_id)
+        if reply is not None and reply.hang_timer is not None:
+            reply.hang_timer.cancel()
         if reply is not None and reply.task is not None and not reply.task.done():
             reply.task.cancel()
         if not keep_record:
@@ -299,4 +333,7 @@ class Conductor(FrameProcessor):
     async def cleanup(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        for reply in self._replies.values():
+            if reply.hang_timer is not None:
+                reply.hang_timer.cancel()
         await super().cleanup()  # type: ignore[no-untyped-call]

@@ -34,6 +34,13 @@ class SpeechStoppedFrame(DataFrame):
 
 
 @dataclass
+class VoiceSuspectedFrame(SystemFrame):
+    """The VAD heard a voiced window but has not confirmed speech yet (`active`), or dropped it."""
+
+    active: bool = False
+
+
+@dataclass
 class UserTurnClosedFrame(SystemFrame):
     """Conductor -> SttStage (upstream): the next speech starts a new user turn (fresh transcript)."""
 
@@ -50,6 +57,13 @@ class FinalTranscriptFrame(SystemFrame):
     finalized_at: float = 0.0
     """When the STT was asked for the final transcript (the VAD stop)."""
     received_at: float = 0.0
+
+
+@dataclass
+class PartialTranscriptFrame(SystemFrame):
+    """The transcriber's interim reading of the turn so far, while the caller is still speaking."""
+
+    text: str = ""
 
 
 @dataclass

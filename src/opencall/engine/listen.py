@@ -15,10 +15,12 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from opencall.engine.frames import (
     CallerAudioFrame,
     FinalTranscriptFrame,
+    PartialTranscriptFrame,
     SmartTurnFrame,
     SpeechStartedFrame,
     SpeechStoppedFrame,
     UserTurnClosedFrame,
+    VoiceSuspectedFrame,
 )
 from opencall.providers.base import ProviderError, SpeechToText, SttStream
 
@@ -47,7 +49,8 @@ class VadStage(FrameProcessor):
         from pipecat.audio.vad.silero import SileroVADAnalyzer
         from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
-        self._quiet, self._speaking = VADState.QUIET, VADState.SPEAKING
+        self._quiet, self._starting, self._speaking = VADState.QUIET, VADState.STARTING, VADState.SPEAKING
+        self._suspected = False
         params = VADParams(
             confidence=VAD_CONFIDENCE, start_secs=VAD_START_SECS, stop_secs=VAD_STOP_SECS, min_volume=VAD_MIN_VOLUME
         )
@@ -65,8 +68,14 @@ class VadStage(FrameProcessor):
         self._history.append(frame.pcm)
         state = await self._vad.analyze_audio(frame.pcm)
         now = asyncio.get_running_loop().time()
+        if not self._speech and (state == self._starting) != self._suspected:
+            # Speech is confirmed only after VAD_START_SECS; a reply released inside that blind spot
+            # talks over a caller who merely paused (the turn-taker holds releases while suspected).
+            self._suspected = state == self._starting
+            await self.push_frame(VoiceSuspectedFrame(active=self._suspected))
         if not self._speech and state == self._speaking:
             self._speech = True
+            self._suspected = False
             await self.push_frame(SpeechStartedFrame(onset_at=now - ONSET_BEFORE_DETECTION_SECS, detected_at=now))
         await self.push_frame(frame, direction)
         if self._speech and state == self._quiet:
@@ -152,6 +161,8 @@ class SttStage(FrameProcessor):
         try:
             async for transcript in stream.transcripts():
                 if not transcript.is_final:
+                    if transcript.text and stream is self._stream:  # a closed turn's partials are stale
+                        await self.push_frame(PartialTranscriptFrame(text=transcript.text))
                     continue
                 finalized_at = self._finalized_at.popleft() if self._finalized_at else 0.0
                 await self.push_frame(

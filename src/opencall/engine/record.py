@@ -63,6 +63,15 @@ class CallRecord:
         self.messages.append({"role": "user", "message": text, **self._timing(start, end)})
         self.openai.append({"role": "user", "content": text})
 
+    def retract_last_user(self, text: str) -> bool:
+        """Take back the user turn just added (its reply was never heard: the caller went on)."""
+        if not self.messages or self.messages[-1].get("role") != "user" or self.messages[-1].get("message") != text:
+            return False
+        self.messages.pop()
+        if self.openai and self.openai[-1] == {"role": "user", "content": text}:
+            self.openai.pop()
+        return True
+
     def add_bot(self, text: str, start: float, end: float, source: str = "model") -> dict[str, Any]:
         msg = {"role": "bot", "message": text, "source": source, **self._timing(start, end)}
         self.messages.append(msg)

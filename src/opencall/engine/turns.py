@@ -50,6 +50,18 @@ class ReleaseReply:
 
 
 @dataclass(frozen=True, slots=True)
+class RetractReply:
+    """The caller went on before a released reply made a sound: take it and its user turn back.
+
+    The turn continues (same transcription) and is answered whole once it ends.
+    """
+
+    reply_id: int
+    text: str
+    """The user turn that was committed with it."""
+
+
+@dataclass(frozen=True, slots=True)
 class PauseBot:
     reply_id: int
 
@@ -84,6 +96,7 @@ Action = (
     StartReply
     | CancelReply
     | ReleaseReply
+    | RetractReply
     | PauseBot
     | ResumeBot
     | InterruptBot
@@ -91,6 +104,9 @@ Action = (
     | CloseUserTurn
     | EndCall
 )
+
+SUSPECTED_VOICE_HOLD_SECONDS = 0.15
+"""Longest a release waits on unconfirmed voice: the VAD confirms or drops it within its 0.1 s start."""
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 _ENDS_WITH_NUMBER = re.compile(r"\d[\s.,]*$")
@@ -107,6 +123,8 @@ class _BotTurn:
     reply_id: int
     interruptible: bool
     paused: bool = False
+    audible: bool = True
+    """False for a released reply whose audio has not started: it can still be taken back."""
 
 
 @dataclass(slots=True)
@@ -126,12 +144,16 @@ class TurnTaker:
         self._next_id = 0
         self._user = _UserTurn()
         self._speaking_since: float | None = None
+        self._suspected_since: float | None = None
+        """The VAD heard voice it has not confirmed as speech yet: maybe the caller goes on."""
         self._pause_at: float | None = None
         self._untranscribed: deque[float] = deque()
         """Last voiced time of each segment whose transcript is still due, oldest first."""
         self._reply: int | None = None
         self._reply_text = ""
         self._bot: _BotTurn | None = None
+        self._held: _UserTurn | None = None
+        """The user turn a released reply answers, until that reply is heard (see RetractReply)."""
         self._interrupted_at: float | None = None
         self._quiet_since = started_at
         """Last sound from either side; idle prompts count from here."""
@@ -143,11 +165,22 @@ class TurnTaker:
 
     # --- observations ---------------------------------------------------------------------
 
+    def voice_suspected(self, now: float, active: bool) -> list[Action]:
+        """Voice the VAD has not confirmed (`active`), or that it dropped as a false start."""
+        self._suspected_since = now if active else None
+        return self.tick(now)
+
     def user_started(self, now: float, onset_at: float) -> list[Action]:
+        self._suspected_since = None
         self._speaking_since = onset_at
+        bot = self._bot
+        if bot is not None and not bot.audible and self._held is not None:
+            # Released, but nothing heard yet: the caller only paused. One turn, answered whole.
+            held, self._held, self._bot = self._held, None, None
+            self._user = _UserTurn(text=held.text, started_at=held.started_at, last_voiced_at=held.last_voiced_at)
+            return [RetractReply(bot.reply_id, held.text), *self.tick(now)]
         if self._user.started_at is None:
             self._user.started_at = onset_at
-        bot = self._bot
         if bot and bot.interruptible and not bot.paused and self.config.num_words == 0:
             self._pause_at = onset_at + self.config.voice_seconds
         return self.tick(now)
@@ -194,6 +227,21 @@ class TurnTaker:
         self._user.endpoint_at = self._endpoint_at(now)
         return actions + self.tick(now)
 
+    def partial_transcript(self, now: float, text: str) -> list[Action]:
+        """An interim reading of the turn while the caller still speaks.
+
+        It can only decide a barge-in earlier than the segment's final would: `numWords` reached (as
+        Vapi counts them on partials), an interruption phrase, or words that are no acknowledgement
+        while the bot is paused. "No interruption yet" decides nothing; the final transcript does.
+        Turn text and replies wait for the final transcript.
+        """
+        bot = self._bot
+        if bot is None or not bot.interruptible or self._speaking_since is None or not self._interrupts(text, bot):
+            return self.tick(now)
+        self._bot = None
+        self._interrupted_at = now
+        return [InterruptBot(bot.reply_id), *self.tick(now)]
+
     def reply_playing(self, now: float, reply_id: int, interruptible: bool) -> list[Action]:
         """A reply (or a spoken prompt) holds the floor; `interruptible` is false for a protected first message.
 
@@ -201,7 +249,7 @@ class TurnTaker:
         """
         if self._bot is not None and self._bot.reply_id == reply_id:
             self._bot.interruptible = interruptible
-            return self.tick(now)
+            return self._heard(self._bot) + self.tick(now)
         self._bot = _BotTurn(reply_id, interruptible)
         if interruptible and self._speaking_since is not None and self.config.num_words == 0:
             self._pause_at = self._speaking_since + self.config.voice_seconds
@@ -209,13 +257,23 @@ class TurnTaker:
 
     def reply_done(self, now: float, reply_id: int) -> list[Action]:
         """The reply's last audio was sent (or it had none): the floor is free again."""
+        actions: list[Action] = []
         if self._bot and self._bot.reply_id == reply_id:
+            actions = self._heard(self._bot)
             self._bot = None
         self._quiet_since = max(self._quiet_since, now)
         if reply_id not in self._idle_reply_ids:
             self._silent_since = max(self._silent_since, now)
         self._user.endpoint_at = self._endpoint_at(now)
-        return self.tick(now)
+        return actions + self.tick(now)
+
+    def _heard(self, bot: _BotTurn) -> list[Action]:
+        """The released reply is on air (or over): its user turn is final, transcribe afresh."""
+        if bot.audible:
+            return []
+        bot.audible = True
+        self._held = None
+        return [CloseUserTurn()]
 
     def pending_user_turn(self) -> tuple[str, float, float] | None:
         """(text, started at, last voiced at) of a caller turn heard but not yet answered."""
@@ -266,10 +324,11 @@ class TurnTaker:
                     endpoint_at=max(user.endpoint_at or now, user.last_voiced_at),
                 )
             )
-            self._bot = _BotTurn(self._reply, interruptible=True)
+            # The transcription stays open until the reply is heard: if the caller goes on first, the
+            # reply is taken back and the turn is read whole (RetractReply).
+            self._bot = _BotTurn(self._reply, interruptible=True, audible=False)
             self._reply = None
-            self._user = _UserTurn()
-            actions.append(CloseUserTurn())
+            self._held, self._user = self._user, _UserTurn()
         actions.extend(self._idle_actions(now))
         return actions
 
@@ -302,6 +361,9 @@ class TurnTaker:
         at = max(self._user.endpoint_at, self._user.last_voiced_at + self.config.wait_seconds)
         if self._interrupted_at is not None:
             at = max(at, self._interrupted_at + self.config.backoff_seconds)
+        if self._suspected_since is not None:
+            # Held until the VAD confirms or drops the voice; bounded, so a buzzing line cannot hold it.
+            at = max(at, self._suspected_since + SUSPECTED_VOICE_HOLD_SECONDS)
         return at
 
     def _interrupts(self, text: str, bot: _BotTurn) -> bool:

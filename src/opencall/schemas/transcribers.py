@@ -98,6 +98,10 @@ class LocalWhisperTranscriber(_TranscriberCommon):
     """Vapi's keyword boosts; accepted and kept, not applied."""
     turn_taking: Any = None
     """Vapi's turn-taking options; accepted and kept (the assistant's speaking plans decide)."""
+    fitted_window: bool = True
+    """OpenCall: decode each utterance on a window fitted to its length (false: Whisper's 30 s window)."""
+    partial_transcripts: bool = True
+    """OpenCall: interim transcripts while the caller speaks (re-reads of the turn, about one a second)."""
 
     _canonical_provider = field_validator("provider")(canonical_vapi_provider)
 

@@ -35,10 +35,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in a wheel; never r
 MODEL_RATE = 16000
 _TAIL_PAD_S = 1.0  # silence after the utterance; Whisper wants to "hear" the end (addendum: ~1 s)
 _MAX_WINDOW_FRAMES = 3000  # 30 s of mel frames, Whisper's native window
-# Speech runs ~3 tokens/s of audio; a budget of 6/s + 10 never cuts real words and bounds a
-# decoder stuck repeating itself (seen with a 2 s pad: "Thank you. Goodbye." x12).
-_TOKENS_PER_SECOND = 8  # text ~3/s plus two timestamps per segment
-_MIN_TOKENS = 10
+# Speech runs ~4 tokens/s of audio (fast speech, punctuation, two timestamps a segment); a budget
+# of 6/s + 8 never cuts real words and bounds a decoder stuck repeating itself ("Thank you.
+# Goodbye." x12). Measured: CTranslate2's Whisper generate stops at about half of `max_length`
+# here (budgets 18..75 gave 9..37 tokens), so the budget is passed doubled.
+_TOKENS_PER_SECOND = 6
+_MIN_TOKENS = 8
+_MAX_LENGTH_FACTOR = 2
 _TIMESTAMP_SECONDS = 0.02  # Whisper's timestamp token resolution
 # A segment starting this close to the end holds no speech: the engine's audio ends with the
 # VAD's 0.2 s of silence, and a real last word ("yes") starts >= 0.4 s before the end.
@@ -50,6 +53,10 @@ _LOG_PROB_THRESHOLD = -1.0
 # ...plus: a no-speech probability this high is noise whatever the words' probability. Measured on
 # the fixtures: speech 0.01-0.07; 1 s of faint noise 0.93 (read as a confident "I don't know.").
 _NO_SPEECH_CERTAIN = 0.85
+# Interim transcripts while the caller speaks: a re-read of the turn so far every this much new
+# audio. On a fitted window one read of a few seconds costs ~100-200 ms of one worker, and the VAD
+# needs 0.2 s of silence before the final is asked for, so a partial in flight rarely delays it.
+PARTIAL_EVERY_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,36 +96,43 @@ class _LoadedWhisper:
             ctranslate2.StorageView.from_array(window),
             [self.prompt],
             beam_size=1,
-            max_length=len(self.prompt) + _MIN_TOKENS + int(_TOKENS_PER_SECOND * seconds),
+            max_length=_MAX_LENGTH_FACTOR * (len(self.prompt) + _MIN_TOKENS + int(_TOKENS_PER_SECOND * seconds)),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        tokens = self._tokens_within(result.sequences_ids[0], seconds)
+        segments = [
+            (start, self.tokenizer.decode(tokens).strip(), closed)
+            for start, tokens, closed in self._segments(result.sequences_ids[0])
+        ]
         avg_logprob = result.scores[0] / (len(result.sequences_ids[0]) + 1) if result.scores else 0.0
-        text = collapse_repeats(self.tokenizer.decode(tokens).strip())
+        text = clean_segments(segments, seconds)
         if text and get_compression_ratio(text) > _MAX_COMPRESSION_RATIO:
             return self.decode_full(audio)
         return WhisperResult(text, float(result.no_speech_prob), float(avg_logprob))
 
-    def _tokens_within(self, sequence: list[int], seconds: float) -> list[int]:
-        """Text tokens of the segments that start before the audio ends and do not repeat the last one."""
+    def _segments(self, sequence: list[int]) -> list[tuple[float, list[int], bool]]:
+        """(start seconds, text tokens, closed) per timestamped segment of a decoded sequence.
+
+        A segment Whisper finished ends with a timestamp; the last one is open only when the decoder
+        ran out of budget, which on a fitted window means it was looping.
+        """
         first_timestamp = self.tokenizer.timestamp_begin
-        kept: list[int] = []
-        previous: list[int] = []
+        out: list[tuple[float, list[int], bool]] = []
         segment: list[int] = []
-        segment_start = 0.0
-        for token in [*sequence, first_timestamp]:  # a final timestamp flushes the last segment
+        start = 0.0
+        for token in sequence:
             if token >= first_timestamp:
-                if segment and segment != previous and segment_start < seconds - _SEGMENT_AFTER_END_S:
-                    kept.extend(segment)
-                    previous = segment
+                if segment:
+                    out.append((start, segment, True))
                 segment = []
-                segment_start = (token - first_timestamp) * _TIMESTAMP_SECONDS
+                start = (token - first_timestamp) * _TIMESTAMP_SECONDS
             elif token < self.tokenizer.eot:
                 segment.append(token)
-        return kept
+        if segment:
+            out.append((start, segment, False))
+        return out
 
     def decode_full(self, audio: np.ndarray) -> WhisperResult:
         """`WhisperModel.transcribe` with beam 1: the reference path, padded to 30 s."""
@@ -162,6 +176,50 @@ def load_whisper(model_path: str | None = None, cpu_threads: int = 2) -> _Loaded
 
 
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def clean_segments(segments: list[tuple[float, str, bool]], seconds: float) -> str:
+    """The utterance's text from Whisper's segments, without what the decoder invented past the speech.
+
+    Dropped: segments starting after the audio ends (it "hears" the padding), a segment that
+    repeats the end of what came before ("...today?" then "How can I help you today?"), and an
+    open last segment after finished ones (the budget cut a loop: "...today? How"). A loop inside
+    one open segment loses its unfinished repeat ("How can I help you today? How can I help").
+    """
+    kept: list[str] = []
+    for start, text, closed in segments:
+        if not text or start >= seconds - _SEGMENT_AFTER_END_S:
+            continue
+        if not closed and kept:
+            continue
+        said, before = _words(text), _words(" ".join(kept))
+        if said and len(said) <= len(before) and before[-len(said) :] == said:
+            continue
+        kept.append(text)
+    text = " ".join(kept)
+    if segments and not segments[-1][2]:
+        text = _drop_looping_tail(text)
+    return collapse_repeats(text)
+
+
+def _drop_looping_tail(text: str) -> str:
+    """Drop trailing sentences that restate the start of an earlier one, and back-to-back copies."""
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    while len(sentences) > 1:
+        last = _words(sentences[-1])
+        if any(_words(s)[: len(last)] == last for s in sentences[:-1]):
+            sentences.pop()
+        else:
+            break
+    deduped = [s for i, s in enumerate(sentences) if i == 0 or _words(s) != _words(sentences[i - 1])]
+    return " ".join(deduped)
+
+
 _LOOP_REPEATS = 3  # a sentence said 3+ times in a row is Whisper looping ("Goodbye. Goodbye. Goodbye.")
 
 
@@ -193,18 +251,27 @@ class WhisperStream:
     Whisper is far better on the whole turn than on the fragments between pauses (fragments of
     under a second loop: "Thank you. Thank you. Thank you"), and on a fitted window re-reading a
     few seconds costs ~100 ms. A final transcript is emitted for every finalize, in order.
+
+    Whisper has no streaming mode, so interim transcripts are re-reads of the turn so far, at most
+    one in flight, every `partial_every` seconds of new audio. A partial that finishes after a
+    finalize was asked for is stale and dropped: partials never overtake finals.
     """
 
-    def __init__(self, stt: LocalWhisperStt, sample_rate: int) -> None:
+    def __init__(self, stt: LocalWhisperStt, sample_rate: int, partial_every: float | None = None) -> None:
         self._stt = stt
         self._rate = sample_rate
         self._resampler = (
             soxr.ResampleStream(sample_rate, MODEL_RATE, 1, dtype="float32") if sample_rate != MODEL_RATE else None
         )
         self._chunks: list[np.ndarray] = []
+        self._samples = 0
         self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
         self._closed = False
         self._pending: asyncio.Task[None] | None = None
+        self._partial_every = int((partial_every or 0) * MODEL_RATE)
+        self._partial_at = self._partial_every
+        self._partial: asyncio.Task[None] | None = None
+        self._finals_asked = 0
 
     async def push(self, pcm16: bytes) -> None:
         if self._closed or not pcm16:
@@ -213,14 +280,34 @@ class WhisperStream:
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
         self._chunks.append(samples)
+        self._samples += samples.size
+        if self._partial_every and self._samples >= self._partial_at and self._idle():
+            self._partial_at = self._samples + self._partial_every
+            self._partial = asyncio.create_task(self._transcribe_partial(self._audio(), self._finals_asked))
+
+    def _idle(self) -> bool:
+        """No decode of this stream is running: a partial must never queue in front of a final."""
+        return all(task is None or task.done() for task in (self._partial, self._pending))
+
+    def _audio(self) -> np.ndarray:
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+
+    async def _transcribe_partial(self, audio: np.ndarray, finals_asked: int) -> None:
+        try:
+            text = await self._stt.transcribe(audio)
+        except ProviderError:
+            return  # the final of this audio reports the failure
+        if text and finals_asked == self._finals_asked and not self._closed:
+            await self._out.put(Transcript(text=text, is_final=False, language="en"))
 
     async def finalize(self) -> None:
         """Transcribe the audio so far in the background; transcripts keep their order."""
         if self._closed:
             return
-        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
+        self._finals_asked += 1
         previous = self._pending
-        self._pending = asyncio.create_task(self._transcribe_after(previous, audio))
+        self._pending = asyncio.create_task(self._transcribe_after(previous, self._audio()))
+        self._partial_at = self._samples + self._partial_every
 
     async def _transcribe_after(self, previous: asyncio.Task[None] | None, audio: np.ndarray) -> None:
         try:
@@ -258,12 +345,19 @@ class LocalWhisperStt:
     """`SpeechToText` over the shared tiny.en model."""
 
     provider = "vapi"  # the platform's own transcriber (embedded)
-    supports_streaming = False
+    supports_streaming = True  # interim re-reads, see WhisperStream
 
-    def __init__(self, cpu_threads: int = 2, fitted_window: bool = True, model_path: str | None = None) -> None:
+    def __init__(
+        self,
+        cpu_threads: int = 2,
+        fitted_window: bool = True,
+        model_path: str | None = None,
+        partial_every: float | None = PARTIAL_EVERY_SECONDS,
+    ) -> None:
         self._cpu_threads = cpu_threads
         self._model_path = model_path
         self.fitted_window = fitted_window
+        self.partial_every = partial_every
 
     def model(self) -> _LoadedWhisper:
         return load_whisper(self._model_path, self._cpu_threads)
@@ -273,7 +367,7 @@ class LocalWhisperStt:
         await self.transcribe(np.zeros(MODEL_RATE // 2, np.float32))
 
     def open_stream(self, sample_rate: int) -> SttStream:
-        return WhisperStream(self, sample_rate)
+        return WhisperStream(self, sample_rate, self.partial_every)
 
     async def transcribe(self, audio16k: np.ndarray) -> str:
         """Text of one utterance (float32, 16 kHz), decoded off the event loop."""
@@ -287,8 +381,10 @@ class LocalWhisperStt:
 
 
 def create(config: dict[str, Any], settings: Settings) -> LocalWhisperStt:
-    """Build from the assistant's `transcriber` JSON; `fittedWindow: false` selects the 30 s path."""
+    """Build from the assistant's `transcriber` JSON; `fittedWindow: false` selects the 30 s path,
+    `partialTranscripts: false` turns the interim re-reads off (they cost CPU while the caller speaks)."""
     return LocalWhisperStt(
         cpu_threads=settings.whisper_threads,
         fitted_window=bool(config.get("fittedWindow", True)),
+        partial_every=PARTIAL_EVERY_SECONDS if config.get("partialTranscripts", True) else None,
     )

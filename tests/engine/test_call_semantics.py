@@ -235,3 +235,52 @@ async def test_smart_endpointing_runs_smart_turn_v3_and_answers_within_its_cap()
     assert wer(said, user["message"]) == 0.0
     # released by the verdict (or the 1.0 s cap), never pipecat's 3 s fallback
     assert spoke_at - (user["secondsFromStart"] + user["duration"] / 1000) < 2.0
+
+
+async def wait_bot(call: LiveCall, seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if call.bot():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_a_model_slower_than_the_hang_threshold_sends_hang_then_still_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opencall.engine import conductor
+
+    monkeypatch.setattr(conductor, "HANG_AFTER_SECONDS", 1.0)  # Vapi's wait, shortened for the test
+    script = [Reply("Sure, Tuesday works.", ttft_s=2.5), Reply("Anything else?")]
+    async with live_call({"firstMessageMode": "assistant-waits-for-user"}, script) as call:
+        await call.say("piper-joe_s1")
+        await wait_bot(call)
+    kinds = [e["type"] for e in call.sink.events]
+    assert kinds.count("hang") == 1, kinds
+    started = next(
+        i for i, e in enumerate(call.sink.events) if e["type"] == "speech-update" and e["role"] == "assistant"
+    )
+    assert kinds.index("hang") < started  # sent while the caller waited, before the late reply
+    assert call.bot() == ["Sure, Tuesday works."]
+
+
+async def test_a_prompt_model_sends_no_hang() -> None:
+    async with live_call({"firstMessageMode": "assistant-waits-for-user"}, [Reply("Sure.")]) as call:
+        await call.say("piper-joe_s1")
+        await wait_bot(call)
+    assert call.bot() == ["Sure."]
+    assert "hang" not in [e["type"] for e in call.sink.events]
+
+
+async def test_partial_transcripts_arrive_while_the_caller_speaks_then_the_final() -> None:
+    async with live_call({"firstMessageMode": "assistant-waits-for-user"}, [Reply("Sure.")]) as call:
+        text = await call.say("piper-joe_s1")
+        await wait_bot(call)
+    transcripts = [e for e in call.sink.events if e["type"] == "transcript"]
+    partials = [e for e in transcripts if e["transcriptType"] == "partial"]
+    finals = [e for e in transcripts if e["transcriptType"] == "final"]
+    assert partials and finals, transcripts
+    assert transcripts.index(partials[-1]) < transcripts.index(finals[0])  # no partial after the final
+    assert partials[0]["transcript"].lower().startswith("i would"), partials  # the turn's start, not noise
+    assert wer(text, finals[0]["transcript"]) <= 0.15
+    stop = next(i for i, e in enumerate(call.sink.events) if e["type"] == "speech-update" and e["status"] == "stopped")
+    assert call.sink.events.index(partials[0]) < stop  # while the caller was still speaking

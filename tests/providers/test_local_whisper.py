@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soxr
 
-from opencall.providers.stt.local_whisper import LocalWhisperStt, clean_segments, create
+from opencall.providers.stt.local_whisper import LocalWhisperStt, clean_segments, create, has_word_run
 from opencall.settings import Settings
 from tests.fixtures.speech import load_clip, wer
 
@@ -111,3 +111,11 @@ def test_segments_the_decoder_invented_past_the_speech_are_dropped() -> None:
     # Real speech is kept whole.
     two = [(0.0, "I'd like to book a cleaning.", True), (2.4, "Does nine work for you?", True)]
     assert clean_segments(two, 4.0) == "I'd like to book a cleaning. Does nine work for you?"
+
+
+async def test_a_phone_number_cut_mid_digits_is_read_again_on_the_full_window(stt: LocalWhisperStt) -> None:
+    pcm, _rate, _text = load_clip("piper-joe_s3")
+    cut = as_float(pcm)[int(1.75 * 16000) : len(pcm) - int(1.5 * 16000)]  # "...five five five, one two"
+    text = await stt.transcribe(np.concatenate([np.zeros(4800, np.float32), cut, np.zeros(3200, np.float32)]))
+    assert not has_word_run(text), text  # the fitted window alone reads "5 5 5 5 5 5 5 5 5 5 5 5 5 5"
+    assert has_word_run("5 5 5 5 5 5") and not has_word_run("555-1234, 5 5 5")

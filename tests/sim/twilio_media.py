@@ -113,6 +113,9 @@ class MediaStream:
     clears: int = 0
     clear_times: list[float] = field(default_factory=list)
     received_frames: int = 0
+    arrivals: list[tuple[float, bytes]] = field(default_factory=list)
+    """(time.monotonic(), µ-law payload) of each `media` frame from the app as it arrived, before the
+    loudspeaker buffer: what a websocket caller measures, where `played` is what the callee heard."""
     bad_messages: list[str] = field(default_factory=list)
     closed_by: str | None = None
     """"app" (the app closed the socket), "callee" (hang up), "twilio" (call updated or ended)."""
@@ -190,6 +193,12 @@ class MediaStream:
         for p in self.played:
             if p.at >= t and p.from_app and rms(mulaw_decode(p.mulaw)) > VOICED_RMS:
                 return p.at
+        return None
+
+    def first_voiced_arrival_after(self, t: float) -> float | None:
+        for at, payload in self.arrivals:
+            if at >= t and rms(mulaw_decode(payload)) > VOICED_RMS:
+                return at
         return None
 
     def last_voiced_after(self, t: float) -> float | None:
@@ -327,6 +336,7 @@ class MediaStream:
             return
         if event == "media":
             payload = base64.b64decode(message["media"]["payload"])
+            self.arrivals.append((time.monotonic(), payload))
             self._buffer += payload
             self._received_bytes += len(payload)
             self.received_frames += 1

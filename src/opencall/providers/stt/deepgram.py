@@ -2,9 +2,10 @@
 
 Audio goes up as binary linear16 frames; `Results` messages come back with interim and final
 text. Deepgram finalises speech in segments (`is_final`); our protocol promises one final per
-`finalize()` covering everything since the previous one (as the local Whisper does), so segments
-are joined here and the final is released when Deepgram has answered our `Finalize` — its
-`from_finalize` result, or any final reaching the audio sent before it.
+`finalize()` reading everything pushed to the stream so far (the stream is one user turn, as the
+local Whisper does it), so segments are joined here, after the text of earlier finals, and the
+final is released when Deepgram has answered our `Finalize` — its `from_finalize` result, or any
+final reaching the audio sent before it. Interim results carry the turn so far the same way.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class DeepgramStream:
         self._transcripts: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
         self._audio_s = 0.0
         self._segments: list[tuple[str, float | None]] = []
+        self._released: list[tuple[str, float | None]] = []  # segments of finals already given out
         self._waiting: list[float] = []  # audio position of each unanswered finalize()
         self._released_to = 0.0  # audio position up to which finals were given out
         self._unanswered = 0  # finalizes released on the timeout, whose `from_finalize` may still come
@@ -204,12 +206,14 @@ class DeepgramStream:
         self._restart_deadline()
 
     def _utterance(self, tail: str, confidence: float | None, is_final: bool) -> Transcript:
-        parts = [t for t, _ in self._segments] + ([tail] if tail else [])
-        scores = [c for _, c in self._segments if c is not None] + ([confidence] if confidence is not None else [])
+        heard = self._released + self._segments
+        parts = [t for t, _ in heard] + ([tail] if tail else [])
+        scores = [c for _, c in heard if c is not None] + ([confidence] if confidence is not None else [])
         return Transcript(" ".join(parts), is_final, min(scores) if scores else None, self._language)
 
     def _release(self, position: float) -> None:
         self._transcripts.put_nowait(self._utterance("", None, is_final=True))
+        self._released += self._segments
         self._segments = []
         self._released_to = max(self._released_to, position)
 

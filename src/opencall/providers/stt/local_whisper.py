@@ -108,7 +108,8 @@ class _LoadedWhisper:
         ]
         avg_logprob = result.scores[0] / (len(result.sequences_ids[0]) + 1) if result.scores else 0.0
         text = clean_segments(segments, seconds)
-        if text and get_compression_ratio(text) > _MAX_COMPRESSION_RATIO:
+        looping = has_word_run(text)
+        if text and (looping or get_compression_ratio(text) > _MAX_COMPRESSION_RATIO):
             return self.decode_full(audio)
         return WhisperResult(text, float(result.no_speech_prob), float(avg_logprob))
 
@@ -177,6 +178,7 @@ def load_whisper(model_path: str | None = None, cpu_threads: int = 2) -> _Loaded
 
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 _WORD = re.compile(r"[a-z0-9']+")
+_WORD_RUN = 4  # "5 5 5 5 5 5": a short window of a phone number loops on its digits
 
 
 def _words(text: str) -> list[str]:
@@ -205,6 +207,12 @@ def clean_segments(segments: list[tuple[float, str, bool]], seconds: float) -> s
     if segments and not segments[-1][2]:
         text = _drop_looping_tail(text)
     return collapse_repeats(text)
+
+
+def has_word_run(text: str, length: int = _WORD_RUN) -> bool:
+    """A word said `length` times in a row: the loop a short window of a phone number falls into."""
+    said = _words(text)
+    return any(len(set(said[i : i + length])) == 1 for i in range(len(said) - length + 1))
 
 
 def _drop_looping_tail(text: str) -> str:

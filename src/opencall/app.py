@@ -33,6 +33,7 @@ from opencall.api import (
 )
 from opencall.api.deps import private_key
 from opencall.providers.llm.openai_compat import aclose_shared_client
+from opencall.providers.preload import preload_embedded_models
 from opencall.settings import Settings
 from opencall.store.call_logs import call_log_handler
 from opencall.store.db import create_engine_for, run_migrations, session_factory
@@ -69,6 +70,8 @@ async def bootstrap_keys(app: FastAPI) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    # In the background: loading takes seconds, and the port must answer (/health) meanwhile.
+    app.state.preload = asyncio.create_task(preload_embedded_models(settings)) if settings.preload_models else None
     if settings.auto_migrate:
         await asyncio.to_thread(run_migrations, settings)
     await bootstrap_keys(app)
@@ -80,6 +83,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if app.state.preload is not None:
+            app.state.preload.cancel()  # a model still loading finishes on its thread; nothing waits for it
         await app.state.webhooks.stop()
         await aclose_shared_client()
         await app.state.db_engine.dispose()

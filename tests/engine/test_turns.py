@@ -327,10 +327,12 @@ def test_caller_going_on_after_the_release_but_before_any_audio_takes_the_reply_
     ((_, first),) = s.of(turns.ReleaseReply)  # at 2.4; its audio is not out yet
     assert not s.of(turns.CloseUserTurn)  # the transcription stays open until the reply is heard
     s.speech(2.5, 3.5)  # "...thanks for calling": VAD confirms at 2.6
+    assert [(t, a.reply_id) for t, a in s.of(turns.PauseBot)] == [(2.6, first.reply_id)]  # held silent
+    assert not s.of(turns.RetractReply)
+    s.transcript(3.9, "Hello, thanks for calling Acme Dental.")  # the whole turn, one stream
     ((_, retract),) = s.of(turns.RetractReply)
     assert retract.reply_id == first.reply_id and retract.text == "Hello,"
-    assert not s.of(turns.InterruptBot) and not s.of(turns.PauseBot)
-    s.transcript(3.9, "Hello, thanks for calling Acme Dental.")  # the whole turn, one stream
+    assert not s.of(turns.InterruptBot) and not s.of(turns.ResumeBot)
     s.advance(4.0)
     (_, second) = s.of(turns.ReleaseReply)[1]
     assert second.text == "Hello, thanks for calling Acme Dental." and second.started_at == 1.0
@@ -349,3 +351,40 @@ def test_caller_speaking_once_the_reply_is_heard_is_a_barge_in_not_a_retraction(
     s.speech(3.0, 4.0)
     assert not s.of(turns.RetractReply)
     assert [a.reply_id for _, a in s.of(turns.PauseBot)] == [release.reply_id]
+
+
+def test_a_number_read_further_after_a_pause_updates_the_turn() -> None:
+    s = Script()
+    s.speech(1.0, 2.4)
+    s.speech(2.8, 3.7)  # "...is five five five, | one two three four?"
+    s.transcript(3.0, "Can you confirm my phone number is 555?")  # the first segment's final, late
+    s.transcript(4.1, "Can you confirm my phone number is 555-1234?")  # same word count
+    s.advance(5.0)
+    ((_, release),) = s.of(turns.ReleaseReply)
+    assert release.text == "Can you confirm my phone number is 555-1234?"
+
+
+def test_a_re_read_that_only_changes_punctuation_keeps_the_reply() -> None:
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Thank you, goodbye.")
+    s.speech(2.32, 2.36)  # a click the VAD took for speech
+    s.transcript(2.7, "Thank you. Goodbye!")
+    s.advance(3.5)
+    assert not s.of(turns.CancelReply) and not s.of(turns.RetractReply)
+    assert [r.text for _, r in s.of(turns.ReleaseReply)] == ["Thank you, goodbye."]
+    assert [t for t, _ in s.of(turns.PauseBot)] == [2.42] and [t for t, _ in s.of(turns.ResumeBot)] == [2.7]
+
+
+def test_partial_transcript_with_new_words_takes_back_an_unheard_reply_early() -> None:
+    s = Script()
+    s.speech(1.0, 2.0)
+    s.transcript(2.3, "Hello,")
+    s.advance(2.45)
+    s.advance(2.6)
+    s._record(s.turns.user_started(s.now, 2.5))
+    s.advance(3.6)
+    s._record(s.turns.partial_transcript(s.now, "Hello, thanks for calling"))
+    ((at, retract),) = s.of(turns.RetractReply)
+    assert at == 3.6 and retract.text == "Hello,"
+    assert not s.of(turns.InterruptBot)

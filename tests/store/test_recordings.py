@@ -148,6 +148,27 @@ def test_feeding_never_blocks_even_when_the_writer_stalls(tmp_path: Path) -> Non
     assert files.dropped_chunks > 0
 
 
+def test_a_cut_drops_the_assistant_audio_sent_after_it_and_later_audio_lands_in_place(tmp_path: Path) -> None:
+    recorder = CallRecorder(tmp_path / "cut")
+    rate = 8000  # Twilio's: the writer resamples to the recording rate, so the cut must flush that too
+    step = rate // 50
+    tone = (np.sin(2 * np.pi * 440 * np.arange(rate) / rate) * 8000).astype("<i2")
+    for start in range(0, len(tone), step):  # 1 s sent from 1.0 s; the peer played it up to 1.5 s
+        recorder.assistant(tone[start : start + step].tobytes(), rate, 1.0 + start / rate)
+    recorder.cut_assistant(1.5)
+    for start in range(0, rate // 5, step):  # the next reply, at 3.0 s
+        recorder.assistant(tone[start : start + step].tobytes(), rate, 3.0 + start / rate)
+
+    files = asyncio.run(recorder.finish())
+
+    right = read_wav(files.stereo)[0][:, 1].astype(np.float64)
+    loud = float(np.sqrt(np.mean(right[int(1.05 * RATE) : int(1.45 * RATE)] ** 2)))
+    assert loud > 4000
+    assert not right[int(1.5 * RATE) : int(2.99 * RATE)].any()  # sent, but never heard
+    assert float(np.sqrt(np.mean(right[int(3.02 * RATE) : int(3.18 * RATE)] ** 2))) > 4000
+    assert abs(files.duration_seconds - 3.2) < 0.02
+
+
 def test_recording_disabled_by_the_artifact_plan(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     call = {"id": "call-1", "orgId": "org-1"}

@@ -46,6 +46,7 @@ async def test_stereo_recording_has_the_callers_clip_left_and_the_reply_right(li
                 break
             await asyncio.sleep(0.2)
         assert stored["artifact"]["recording"]["mono"]["customerUrl"]
+        assert stored["artifact"]["performanceMetrics"]["toTransportLatencyAverage"] >= 0
         download = api.get(f"/call/{call['id']}/stereo-recording", follow_redirects=True)
         other = await asyncio.to_thread(live_server.new_org)
         assert live_server.client(other.private_key).get(f"/call/{call['id']}/stereo-recording").status_code == 404

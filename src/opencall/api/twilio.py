@@ -35,6 +35,7 @@ from opencall.settings import Settings
 from opencall.store import tables
 from opencall.store.call_assistant import resolve_call_assistant
 from opencall.store.call_sink import StoredCallSink
+from opencall.store.recordings import recorder_for
 from opencall.store.resources import to_wire
 from opencall.store.secrets_box import SecretBox
 from opencall.store.tables import utcnow
@@ -321,22 +322,24 @@ async def media_stream(websocket: WebSocket, call_id: str) -> None:
 
     live = TwilioSession(start)
     _LIVE[call_id] = live
+    recorder = recorder_for(assistant, settings, call)
     heartbeat = asyncio.create_task(hub.heartbeat(call_id))
     try:
         if start.custom_parameters.get("mode") == "voicemail":
             await speak_and_hang_up(websocket, live, setup, sink, control, str(assistant.get("voicemailMessage")),
-                                    "voicemail", settings=settings)
+                                    "voicemail", settings=settings, recorder=recorder)
         else:
             await serve_twilio_media(
                 websocket, live, setup, sink, control, settings=settings, server_request=ask_server,
-                tools=ServerToolRunner(publisher),
+                tools=ServerToolRunner(publisher), recorder=recorder,
             )
     finally:
         heartbeat.cancel()
         _LIVE.pop(call_id, None)
         if live.forwarded_to is not None:
             await record_destination(sessions, call_id, live.forwarded_to)
-        hub.spawn(finish_and_close(hub, settings, call, publisher, None))
+        # Recording files and analysis take seconds; the stream is closed already, the report follows.
+        hub.spawn(finish_and_close(hub, settings, call, publisher, recorder))
 
 
 async def record_destination(

@@ -175,10 +175,12 @@ class TurnTaker:
         self._speaking_since = onset_at
         bot = self._bot
         if bot is not None and not bot.audible and self._held is not None:
-            # Released, but nothing heard yet: the caller only paused. One turn, answered whole.
-            held, self._held, self._bot = self._held, None, None
-            self._user = _UserTurn(text=held.text, started_at=held.started_at, last_voiced_at=held.last_voiced_at)
-            return [RetractReply(bot.reply_id, held.text), *self.tick(now)]
+            # Released, but nothing heard yet: hold it silent until the transcript tells whether the
+            # caller went on (take it back, one turn) or it was a click (let it play).
+            if bot.paused:
+                return self.tick(now)
+            bot.paused = True
+            return [PauseBot(bot.reply_id), *self.tick(now)]
         if self._user.started_at is None:
             self._user.started_at = onset_at
         if bot and bot.interruptible and not bot.paused and self.config.num_words == 0:
@@ -205,6 +207,13 @@ class TurnTaker:
         actions: list[Action] = []
         text = text.strip()
         bot = self._bot
+        if bot is not None and not bot.audible and self._held is not None and bot.paused:
+            if _says_more(text, self._held.text):
+                return self._retract(now, bot, text, last_voiced_at) + self.tick(now)
+            if not self._untranscribed:  # no new words: a click or a breath, the reply stands
+                bot.paused = False
+                return [ResumeBot(bot.reply_id), *self.tick(now)]
+            return self.tick(now)
         if bot and bot.interruptible:
             if self._interrupts(text, bot):
                 actions.append(InterruptBot(bot.reply_id))
@@ -218,7 +227,7 @@ class TurnTaker:
                     self._user = _UserTurn()
                     actions.append(CloseUserTurn())
                 return actions + self.tick(now)
-        if len(words(text)) > len(words(self._user.text)):
+        if _says_more(text, self._user.text):
             self._user.text = text
             self._user.last_voiced_at = last_voiced_at
             if self._reply is not None:
@@ -236,6 +245,10 @@ class TurnTaker:
         Turn text and replies wait for the final transcript.
         """
         bot = self._bot
+        if bot is not None and not bot.audible and self._held is not None:
+            if bot.paused and _says_more(text, self._held.text):
+                return self._retract(now, bot, self._held.text, self._held.last_voiced_at) + self.tick(now)
+            return self.tick(now)
         if bot is None or not bot.interruptible or self._speaking_since is None or not self._interrupts(text, bot):
             return self.tick(now)
         self._bot = None
@@ -266,6 +279,15 @@ class TurnTaker:
             self._silent_since = max(self._silent_since, now)
         self._user.endpoint_at = self._endpoint_at(now)
         return actions + self.tick(now)
+
+    def _retract(self, now: float, bot: _BotTurn, text: str, last_voiced_at: float) -> list[Action]:
+        """The caller went on before the released reply was heard: one turn, answered whole."""
+        held = self._held
+        assert held is not None
+        self._held, self._bot = None, None
+        self._user = _UserTurn(text=text, started_at=held.started_at, last_voiced_at=last_voiced_at)
+        self._user.endpoint_at = self._endpoint_at(now)
+        return [RetractReply(bot.reply_id, held.text)]
 
     def _heard(self, bot: _BotTurn) -> list[Action]:
         """The released reply is on air (or over): its user turn is final, transcribe afresh."""
@@ -413,6 +435,14 @@ class TurnTaker:
             return [SpeakIdlePrompt(reply_id, prompt)]
         self.ended = True
         return [EndCall("silence-timed-out")]
+
+
+def _says_more(text: str, before: str) -> bool:
+    """A later reading of the turn that changes its words: new words, or a number read further
+    ("555" -> "555-1234" is one word either way). Punctuation or a shorter re-read changes nothing:
+    a cough after the turn must not cancel its reply."""
+    said, had = words(text), words(before)
+    return said != had and len(said) >= len(had) and len("".join(said)) > len("".join(had))
 
 
 def _is_acknowledgement(said: list[str], phrases: tuple[str, ...]) -> bool:

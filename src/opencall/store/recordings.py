@@ -121,6 +121,15 @@ class _Track:
                 self._silence(target - self.cursor)
         self._append(self._resample(samples, rate))
 
+    def cut(self, at: float) -> None:
+        """Forget what lies past `at`: audio the peer was sent but dropped unplayed."""
+        self._flush_resampler()
+        target = max(0, round(at * self.rate))
+        if target < self.cursor:
+            self._file.truncate(target * 2)  # flushes the buffer first; the position stays put
+            self._file.seek(target * 2)
+            self.cursor = target
+
     def close(self) -> None:
         self._flush_resampler()
         self._file.close()
@@ -161,7 +170,8 @@ class CallRecorder:
         self.directory = directory
         self.sample_rate = sample_rate
         directory.mkdir(parents=True, exist_ok=True)
-        self._queue: queue.Queue[tuple[Side, bytes, int, float] | None] = queue.Queue(QUEUE_CHUNKS)
+        self._queue: queue.Queue[tuple[Side, bytes | None, int, float] | None] = queue.Queue(QUEUE_CHUNKS)
+        """(side, PCM16 or None for a cut, rate, at); None ends the writer."""
         self._tracks: dict[Side, _Track] = {
             "customer": _Track(directory / "customer.pcm", sample_rate),
             "assistant": _Track(directory / "assistant.pcm", sample_rate),
@@ -181,8 +191,13 @@ class CallRecorder:
         """Assistant audio as sent to the caller; gaps between chunks become silence."""
         self._offer("assistant", pcm16, sample_rate, at)
 
-    def _offer(self, side: Side, pcm16: bytes, sample_rate: int, at: float) -> None:
-        if not pcm16 or self._files is not None:
+    def cut_assistant(self, at: float) -> None:
+        """Drop assistant audio placed after `at`: it was sent, but the peer discarded it unplayed (Twilio's
+        `clear` on barge-in), so the caller never heard it."""
+        self._offer("assistant", None, 0, at)
+
+    def _offer(self, side: Side, pcm16: bytes | None, sample_rate: int, at: float) -> None:
+        if pcm16 == b"" or self._files is not None:
             return
         try:
             self._queue.put_nowait((side, pcm16, sample_rate, at))
@@ -197,7 +212,10 @@ class CallRecorder:
                 continue  # keep draining so producers never see a full queue
             side, pcm, rate, at = item
             try:
-                self._tracks[side].write(pcm, rate, at)
+                if pcm is None:
+                    self._tracks[side].cut(at)
+                else:
+                    self._tracks[side].write(pcm, rate, at)
             except OSError as exc:
                 self._error = exc
                 log.error("recording in %s failed: %s", self.directory, exc)

@@ -19,7 +19,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -29,8 +29,12 @@ from opencall.providers.base import ProviderError
 from opencall.settings import Settings
 from opencall.transports.codec import ENGINE_RATE, Resampler, mulaw_decode, mulaw_encode
 from opencall.transports.pacing import SEND_TIMEOUT_SECONDS, PacedAudioOut, SendStalled
+from opencall.transports.recording import RecordingFeed
 from opencall.transports.twilio_keypad import Keypad
 from opencall.transports.twilio_tools import ServerRequest, TwilioToolRunner
+
+if TYPE_CHECKING:
+    from opencall.store.recordings import CallRecorder
 
 log = logging.getLogger("opencall.transport.twilio")
 
@@ -104,12 +108,17 @@ class _Marks:
 
 
 class TwilioAudioOut:
-    """`AudioOut` over a media stream: paced `media` frames, each followed by a mark of its end position."""
+    """`AudioOut` over a media stream: paced `media` frames, each followed by a mark of its end position.
+
+    With a recording feed, every frame is recorded as it goes to Twilio, and a `clear` cuts the recording
+    back to the present: what Twilio had buffered but not played (up to the pacer's lead) was never heard.
+    """
 
     sample_rate = TWILIO_RATE
 
-    def __init__(self, socket: TwilioSocket) -> None:
+    def __init__(self, socket: TwilioSocket, feed: RecordingFeed | None = None) -> None:
         self._socket = socket
+        self._feed = feed
         self._pacer = PacedAudioOut(TWILIO_RATE, self._send_frame)
         self._marks = _Marks()
         self._pending_clear: asyncio.Task[None] | None = None
@@ -121,6 +130,10 @@ class TwilioAudioOut:
     def send_delays_ms(self) -> list[float]:
         return self._pacer.send_delays_ms
 
+    @send_delays_ms.setter
+    def send_delays_ms(self, into: list[float]) -> None:
+        self._pacer.send_delays_ms = into
+
     async def run(self) -> None:
         await self._pacer.run()
 
@@ -129,6 +142,8 @@ class TwilioAudioOut:
 
     def clear(self) -> None:
         self._pacer.clear()
+        if self._feed is not None:
+            self._feed.assistant_dropped(asyncio.get_running_loop().time())
         marks = self._marks
         marks.epoch += 1
         marks.sent_samples = marks.played_samples
@@ -179,6 +194,9 @@ class TwilioAudioOut:
     async def _send_frame(self, pcm16: bytes) -> None:
         if self._pending_clear is not None:
             await self._pending_clear
+        if self._feed is not None:
+            # Before the send: a clear made while this frame is on the wire then cuts it from the recording too.
+            self._feed.assistant(pcm16, TWILIO_RATE, asyncio.get_running_loop().time())
         payload = base64.b64encode(mulaw_encode(pcm16)).decode()
         await self._socket.send("media", media={"payload": payload})
         self._marks.sent_samples += len(pcm16) // 2
@@ -222,25 +240,31 @@ async def serve_twilio_media(
     providers: Providers | None = None,
     server_request: ServerRequest | None = None,
     tools: ToolRunner | None = None,
+    recorder: CallRecorder | None = None,
 ) -> None:
     """Run one call on an accepted, started stream until it ends; hangs up via REST when we end it.
 
-    `tools` runs function tools; `transferCall` and `dtmf` act on the line here.
+    `tools` runs function tools; `transferCall` and `dtmf` act on the line here. With a recorder, the
+    caller's audio is recorded as it arrives from Twilio and the assistant's as it is sent (see
+    `TwilioAudioOut`); it never blocks.
     """
     socket = TwilioSocket(ws, session.start.stream_sid)
+    feed = None if recorder is None else RecordingFeed(recorder, asyncio.get_running_loop().time())
     try:
         providers = providers or build_providers(setup.assistant, settings or Settings())
     except ProviderError as exc:
         await sink.ended(exc.reason, datetime.now(UTC), [], {"messages": [], "transcript": ""}, exc.detail or str(exc))
         await _hang_up(control, setup.call_id)
         return
-    out = TwilioAudioOut(socket)
+    out = TwilioAudioOut(socket, feed)
     line_tools = TwilioToolRunner(setup, control, out, session, server_request, tools)
     engine = CallEngine(setup, sink, out, providers, line_tools)
     line_tools.engine = engine
+    # Measured straight into the record, so the artifact stored at the end (and every progress write) has them.
+    out.send_delays_ms = engine.record.to_transport_ms
     keypad = Keypad(setup.assistant.get("keypadInputPlan"), engine)
     pacer = asyncio.create_task(out.run(), name=f"twilio-pacer-{setup.call_id}")
-    receiver = asyncio.create_task(_receive(ws, engine, out, keypad))
+    receiver = asyncio.create_task(_receive(ws, engine, out, keypad, feed))
     carrier = asyncio.create_task(session.carrier_ended.wait())
     try:
         await engine.start()
@@ -263,7 +287,6 @@ async def serve_twilio_media(
         await engine.end("pipeline-error-opencall-engine-failed", f"{type(exc).__name__}: {exc}")
         await _hang_up(control, setup.call_id)
     finally:
-        engine.record.to_transport_ms.extend(out.send_delays_ms)
         keypad.close()
         for task in (pacer, receiver, carrier):
             task.cancel()
@@ -278,7 +301,9 @@ async def _hang_up(control: CallControl, call_id: str) -> None:
         log.warning("call %s: could not hang up on Twilio: %s", call_id, exc)
 
 
-async def _receive(ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypad: Keypad) -> str:
+async def _receive(
+    ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypad: Keypad, feed: RecordingFeed | None
+) -> str:
     """Reads until Twilio stops the stream ("stop": the call hung up or moved on) or the socket closes."""
     loop = asyncio.get_running_loop()
     inbound = _Inbound()
@@ -300,6 +325,8 @@ async def _receive(ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypa
             except (KeyError, TypeError, ValueError):
                 continue
             for frame in frames:
+                if feed is not None:
+                    feed.caller(frame, ENGINE_RATE, received_at)
                 await engine.push_caller_audio(frame, received_at)
         elif event == "mark":
             out.on_mark(str((message.get("mark") or {}).get("name", "")))
@@ -312,16 +339,19 @@ async def _receive(ws: WebSocket, engine: CallEngine, out: TwilioAudioOut, keypa
 async def speak_and_hang_up(
     ws: WebSocket, session: TwilioSession, setup: CallSetup, sink: CallSink, control: CallControl, text: str,
     reason: str, *, settings: Settings | None = None, providers: Providers | None = None,
+    recorder: CallRecorder | None = None,
 ) -> None:
     """Say `text` in the assistant's voice (a voicemail message after the beep), hang up, end the call."""
     from opencall.engine.record import CallRecord
 
-    socket = TwilioSocket(ws, session.start.stream_sid)
-    out = TwilioAudioOut(socket)
-    pacer = asyncio.create_task(out.run())
-    receiver = asyncio.create_task(_receive_marks(ws, out))
     loop = asyncio.get_running_loop()
+    feed = None if recorder is None else RecordingFeed(recorder, loop.time())
+    socket = TwilioSocket(ws, session.start.stream_sid)
+    out = TwilioAudioOut(socket, feed)
     record = CallRecord(started_mono=loop.time())
+    out.send_delays_ms = record.to_transport_ms
+    pacer = asyncio.create_task(out.run())
+    receiver = asyncio.create_task(_receive_marks(ws, out, feed))
     detail = None
     try:
         started = loop.time()
@@ -343,13 +373,17 @@ async def speak_and_hang_up(
         await ws.close()
 
 
-async def _receive_marks(ws: WebSocket, out: TwilioAudioOut) -> None:
+async def _receive_marks(ws: WebSocket, out: TwilioAudioOut, feed: RecordingFeed | None) -> None:
+    loop = asyncio.get_running_loop()
     while True:
         try:
             message = json.loads(await ws.receive_text())
         except (WebSocketDisconnect, RuntimeError, ValueError):
             return
-        if message.get("event") == "mark":
+        if message.get("event") == "media" and feed is not None:
+            with contextlib.suppress(KeyError, TypeError, ValueError):  # a bad frame is only left out
+                feed.caller(mulaw_decode(base64.b64decode(message["media"]["payload"])), TWILIO_RATE, loop.time())
+        elif message.get("event") == "mark":
             out.on_mark(str((message.get("mark") or {}).get("name", "")))
         elif message.get("event") == "stop":
             return

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -23,6 +22,7 @@ from opencall.providers.base import ProviderError
 from opencall.settings import Settings
 from opencall.transports.codec import ENGINE_RATE, Resampler, mulaw_decode, mulaw_encode
 from opencall.transports.pacing import SEND_TIMEOUT_SECONDS, PacedAudioOut, SendStalled
+from opencall.transports.recording import RecordingFeed
 
 if TYPE_CHECKING:
     from opencall.store.recordings import CallRecorder
@@ -120,12 +120,13 @@ async def serve_vapi_websocket(
     fmt = setup.audio_format
     socket = _Socket(ws, fmt.encoding)
     loop = asyncio.get_running_loop()
-    clock_zero = loop.time()
+    feed = None if recorder is None else RecordingFeed(recorder, loop.time())
 
     async def send_audio(pcm16: bytes) -> None:
         await socket.send_audio(pcm16)
-        if recorder is not None:
-            recorder.assistant(pcm16, fmt.sample_rate, loop.time() - clock_zero)
+        if feed is not None:
+            feed.assistant(pcm16, fmt.sample_rate, loop.time())
+
     wanted = client_message_types(setup.assistant)
 
     async def client_message(message: dict[str, Any]) -> None:
@@ -140,9 +141,10 @@ async def serve_vapi_websocket(
         return
     out = PacedAudioOut(fmt.sample_rate, send_audio)
     engine = CallEngine(setup, sink, out, providers, tools, client_message)
+    # Measured straight into the record, so the artifact stored at the end (and every progress write) has them.
+    out.send_delays_ms = engine.record.to_transport_ms
     pacer = asyncio.create_task(out.run(), name=f"pacer-{setup.call_id}")
-    heard = None if recorder is None else _caller_track(recorder, clock_zero)
-    receiver = asyncio.create_task(_receive(ws, engine, _Inbound(fmt.encoding, fmt.sample_rate), heard))
+    receiver = asyncio.create_task(_receive(ws, engine, _Inbound(fmt.encoding, fmt.sample_rate), feed))
     try:
         await engine.start()
         ended = asyncio.create_task(engine.wait_ended())
@@ -156,32 +158,13 @@ async def serve_vapi_websocket(
         log.exception("call %s failed", setup.call_id)
         await engine.end("pipeline-error-opencall-engine-failed", f"{type(exc).__name__}: {exc}")
     finally:
-        engine.record.to_transport_ms.extend(out.send_delays_ms)
         for task in (pacer, receiver):
             task.cancel()
         with contextlib.suppress(Exception):
             await ws.close()
 
 
-def _caller_track(recorder: CallRecorder, clock_zero: float) -> Callable[[bytes, float], None]:
-    """Places caller audio by its sample count from the first frame: the caller streams continuously, so
-    arrival jitter (a busy event loop) must not open gaps in the recording."""
-    first_at: float | None = None
-    samples = 0
-
-    def heard(pcm: bytes, received_at: float) -> None:
-        nonlocal first_at, samples
-        if first_at is None:
-            first_at = received_at - clock_zero
-        recorder.caller(pcm, ENGINE_RATE, first_at + samples / ENGINE_RATE)
-        samples += len(pcm) // 2
-
-    return heard
-
-
-async def _receive(
-    ws: WebSocket, engine: CallEngine, inbound: _Inbound, heard: Callable[[bytes, float], None] | None = None
-) -> None:
+async def _receive(ws: WebSocket, engine: CallEngine, inbound: _Inbound, feed: RecordingFeed | None = None) -> None:
     """Reads until the client leaves or asks to end; returns either way."""
     loop = asyncio.get_running_loop()
     while True:
@@ -194,8 +177,8 @@ async def _receive(
         received_at = loop.time()
         if message.get("bytes") is not None:
             for frame in inbound.frames(message["bytes"]):
-                if heard is not None:
-                    heard(frame, received_at)
+                if feed is not None:
+                    feed.caller(frame, ENGINE_RATE, received_at)
                 await engine.push_caller_audio(frame, received_at)
             if inbound.rejected and inbound.rejected % 50 == 1:
                 log.warning("call %s: dropped %d malformed audio frames", engine.setup.call_id, inbound.rejected)

@@ -41,6 +41,10 @@ class TtsStage(FrameProcessor):
         await self.push_frame(frame, direction)
 
     async def _speak(self, clause: ClauseFrame) -> None:
+        if clause.reply_id in self._dropped:
+            # Clauses of a dropped reply still queued here: synthesizing them (~0.1-0.3 s each on a
+            # busy core) would delay the reply that replaced it.
+            return
         first = True
         try:
             async for pcm in self._tts.synthesize(clause.text):

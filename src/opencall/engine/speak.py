@@ -22,6 +22,22 @@ from opencall.engine.session import AudioOut
 from opencall.providers.base import ProviderError, TextToSpeech
 
 _WATCH_SECONDS = 0.02  # how often playback progress is checked; one transport frame
+# Piper opens a clause with 20-60 ms of near-silence (measured on its replies); on a reply's first
+# clause that is latency the caller hears as nothing. Trimmed to a short lead-in, never into speech.
+_LEAD_WINDOW_SECONDS = 0.005
+_LEAD_PEAK = 300  # int16 peak of a window that counts as sound (about -40 dBFS)
+_LEAD_KEEP_SECONDS = 0.01
+
+
+def trim_leading_silence(pcm: bytes, sample_rate: int) -> bytes:
+    """`pcm` (int16 mono) from `_LEAD_KEEP_SECONDS` before its first audible window on."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    window = max(1, int(sample_rate * _LEAD_WINDOW_SECONDS))
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > _LEAD_PEAK)
+    if loud.size == 0:
+        return pcm
+    start = max(0, (int(loud[0]) // window) * window - int(sample_rate * _LEAD_KEEP_SECONDS))
+    return pcm[start * 2 :]
 
 
 class TtsStage(FrameProcessor):
@@ -30,6 +46,8 @@ class TtsStage(FrameProcessor):
         self._tts = tts
         self._on_error = on_error
         self._dropped: set[int] = set()
+        self._voiced: set[int] = set()
+        """Replies whose first audio has been produced."""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -50,6 +68,11 @@ class TtsStage(FrameProcessor):
             async for pcm in self._tts.synthesize(clause.text):
                 if clause.reply_id in self._dropped:
                     return
+                if clause.reply_id not in self._voiced:
+                    pcm = trim_leading_silence(pcm, self._tts.sample_rate)
+                    if len(pcm) < 2:
+                        continue
+                    self._voiced.add(clause.reply_id)
                 await self.push_frame(
                     ReplyAudioFrame(
                         reply_id=clause.reply_id,

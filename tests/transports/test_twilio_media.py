@@ -80,6 +80,16 @@ async def heard_text(stream: MediaStream) -> str:
     return await transcribe_8k(mulaw_decode(gap.join(stretches)))
 
 
+async def answer_greeting_with(stream: MediaStream, pcm: np.ndarray, rate: int) -> float:
+    """The callee hears the greeting out, says `pcm`, and waits for the reply to be quiet; when it spoke."""
+    first = await stream.wait_voiced(stream.started_at, timeout=30)
+    assert first is not None, "the assistant never spoke"
+    await stream.wait_quiet(first, quiet_seconds=1.0)
+    said = await stream.speak(pcm, rate)
+    await stream.wait_quiet(said, quiet_seconds=1.0, timeout=30)
+    return said
+
+
 def llama(max_tokens: int = 50) -> dict[str, Any]:
     return {
         "provider": "vapi",
@@ -108,11 +118,7 @@ async def test_outbound_call_end_to_end_stores_what_was_said_and_the_callee_hear
 
     async def callee(call: SimCall) -> None:
         stream = call.stream
-        first = await stream.wait_voiced(stream.started_at, timeout=30)
-        assert first is not None, "the assistant never spoke"
-        await stream.wait_quiet(first, quiet_seconds=1.0)
-        said = await stream.speak(pcm, rate)
-        await stream.wait_quiet(said, quiet_seconds=1.0, timeout=30)
+        await answer_greeting_with(stream, pcm, rate)
         await replies_stored(stack, stream.custom_parameters["callId"], 2)
         await stream.hang_up()
 

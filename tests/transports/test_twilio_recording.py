@@ -21,7 +21,7 @@ from opencall.transports.codec import mulaw_decode
 from tests.fixtures.speech import load_clip
 from tests.sim.twilio import Outcome, SimCall
 from tests.sim.twilio_media import MediaStream
-from tests.transports.test_twilio_media import CLIP, FIRST_MESSAGE, llama, run_outbound
+from tests.transports.test_twilio_media import CLIP, FIRST_MESSAGE, answer_greeting_with, llama, run_outbound
 from tests.transports.test_websocket_recording import best_correlation
 from tests.transports.twilio_stack import TwilioStack, twilio_sim_fixture, twilio_stack_fixture  # noqa: F401
 
@@ -63,13 +63,8 @@ async def test_stereo_recording_has_the_callees_clip_left_and_the_assistant_righ
     assert rate == RECORDING_RATE
 
     async def callee(call: SimCall) -> None:
-        stream = call.stream
-        first = await stream.wait_voiced(stream.started_at, timeout=30)
-        assert first is not None, "the assistant never spoke"
-        await stream.wait_quiet(first, quiet_seconds=1.0)
-        said = await stream.speak(pcm, rate)
-        await stream.wait_quiet(said, quiet_seconds=1.0, timeout=30)
-        await stream.hang_up()
+        await answer_greeting_with(call.stream, pcm, rate)
+        await call.stream.hang_up()
 
     ended, sim_call = await run_outbound(
         stack, Outcome(answer="human", callee=callee), firstMessage=FIRST_MESSAGE, model=llama()

@@ -160,8 +160,12 @@ async def test_barge_in_stops_audio_within_300_ms_and_keeps_only_the_words_sent(
     assert last_greeting_frame - interruption_at <= 0.3, last_greeting_frame - interruption_at
     heard = bot_messages(sink)[0]
     assert heard and long_greeting.startswith(heard) and len(heard) < len(long_greeting) * 0.8, heard
-    sent_words = await transcribe(greeting_audio, 16000)
-    assert wer(heard, sent_words) <= 0.35, (heard, sent_words)
+    sent_words = (await transcribe(greeting_audio, 16000)).split()
+    # The stored text counts whole words by their share of the clause's audio, so the first words
+    # of the clause cut into ("We offer cl-") may be on the line but not in the message: up to
+    # three trailing words of what was sent are not held against it.
+    readings = [" ".join(sent_words[: len(sent_words) - k]) for k in range(min(3, len(sent_words)) + 1)]
+    assert min(wer(heard, reading) for reading in readings) <= 0.35, (heard, sent_words)
     assert sink.artifact["performanceMetrics"]["numUserInterrupted"] == 1
     assert any(m["type"] == "user-interrupted" for m in sink.events)
 

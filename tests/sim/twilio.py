@@ -356,7 +356,9 @@ class TwilioSim:
         await asyncio.wait({runner, connected}, return_when=asyncio.FIRST_COMPLETED)
         connected.cancel()
         call.stream_started.set()
-        driver = asyncio.create_task(outcome.callee(call)) if outcome.callee and stream.connected.is_set() else None
+        driver: asyncio.Future[None] | None = (
+            asyncio.ensure_future(outcome.callee(call)) if outcome.callee and stream.connected.is_set() else None
+        )
         try:
             await runner
         finally:

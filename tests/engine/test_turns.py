@@ -36,6 +36,23 @@ class Script:
         self.advance(end + 0.2)
         self._record(self.turns.user_stopped(self.now, end))
 
+    def started(self, at: float, onset: float) -> None:
+        """The VAD confirms speech at `at` that began at `onset` (for starts not paired with a stop)."""
+        self.advance(at)
+        self._record(self.turns.user_started(self.now, onset))
+
+    def stopped(self, at: float, last_voiced: float) -> None:
+        self.advance(at)
+        self._record(self.turns.user_stopped(self.now, last_voiced))
+
+    def suspected(self, at: float, active: bool) -> None:
+        self.advance(at)
+        self._record(self.turns.voice_suspected(self.now, active))
+
+    def partial(self, at: float, text: str) -> None:
+        self.advance(at)
+        self._record(self.turns.partial_transcript(self.now, text))
+
     def transcript(self, at: float, text: str) -> None:
         self.advance(at)
         self._record(self.turns.transcript(self.now, text))
@@ -264,13 +281,11 @@ def test_unconfirmed_voice_at_the_release_holds_it_until_the_vad_decides() -> No
     s = Script()
     s.speech(1.0, 2.0)
     s.transcript(2.3, "Hello,")
-    s.advance(2.35)
-    s._record(s.turns.voice_suspected(s.now, True))  # the caller resumed at ~2.33; VAD confirms at 2.43
+    s.suspected(2.35, True)  # the caller resumed at ~2.33; VAD confirms at 2.43
     s.advance(2.43)
     assert not s.of(turns.ReleaseReply)  # 2.0 + waitSeconds passed, but nobody talks over a resuming caller
-    s._record(s.turns.user_started(s.now, 2.33))
-    s.advance(3.5 + 0.2)
-    s._record(s.turns.user_stopped(s.now, 3.5))
+    s.started(2.43, 2.33)
+    s.stopped(3.5 + 0.2, 3.5)
     s.transcript(3.9, "Hello, thanks for calling Acme Dental.")
     s.advance(5.0)
     assert [r.text for _, r in s.of(turns.ReleaseReply)] == ["Hello, thanks for calling Acme Dental."]
@@ -280,17 +295,14 @@ def test_unconfirmed_voice_that_the_vad_drops_releases_at_once_and_never_holds_l
     s = Script()
     s.speech(1.0, 2.0)
     s.transcript(2.3, "Hello.")
-    s.advance(2.38)
-    s._record(s.turns.voice_suspected(s.now, True))  # a click
-    s.advance(2.42)
-    s._record(s.turns.voice_suspected(s.now, False))
+    s.suspected(2.38, True)  # a click
+    s.suspected(2.42, False)
     assert [t for t, _ in s.of(turns.ReleaseReply)] == [2.42]
 
     s = Script()
     s.speech(1.0, 2.0)
     s.transcript(2.3, "Hello.")
-    s.advance(2.38)
-    s._record(s.turns.voice_suspected(s.now, True))  # never decided (a buzzing line)
+    s.suspected(2.38, True)  # never decided (a buzzing line)
     s.advance(3.0)
     assert [round(t, 2) for t, _ in s.of(turns.ReleaseReply)] == [2.53]  # held at most 0.15 s
 
@@ -299,12 +311,9 @@ def test_partial_transcript_reaching_num_words_interrupts_before_the_segment_end
     s = Script(TurnConfig(num_words=3))
     reply_id = s.turns.next_reply_id()
     s.playing(0.5, reply_id)
-    s.advance(1.1)
-    s._record(s.turns.user_started(s.now, 1.0))
-    s.advance(1.6)
-    s._record(s.turns.partial_transcript(s.now, "Okay"))  # an acknowledgement: no decision yet
-    s.advance(2.2)
-    s._record(s.turns.partial_transcript(s.now, "Okay, but can I"))
+    s.started(1.1, 1.0)
+    s.partial(1.6, "Okay")  # an acknowledgement: no decision yet
+    s.partial(2.2, "Okay, but can I")
     ((at, interrupt),) = s.of(turns.InterruptBot)
     assert at == 2.2 and interrupt.reply_id == reply_id
 
@@ -312,10 +321,8 @@ def test_partial_transcript_reaching_num_words_interrupts_before_the_segment_end
 def test_partial_transcript_of_an_acknowledgement_never_interrupts() -> None:
     s = Script(TurnConfig(num_words=1))
     s.playing(0.5, s.turns.next_reply_id())
-    s.advance(1.1)
-    s._record(s.turns.user_started(s.now, 1.0))
-    s.advance(1.6)
-    s._record(s.turns.partial_transcript(s.now, "uh-huh"))
+    s.started(1.1, 1.0)
+    s.partial(1.6, "uh-huh")
     assert not s.of(turns.InterruptBot)
 
 
@@ -381,10 +388,8 @@ def test_partial_transcript_with_new_words_takes_back_an_unheard_reply_early() -
     s.speech(1.0, 2.0)
     s.transcript(2.3, "Hello,")
     s.advance(2.45)
-    s.advance(2.6)
-    s._record(s.turns.user_started(s.now, 2.5))
-    s.advance(3.6)
-    s._record(s.turns.partial_transcript(s.now, "Hello, thanks for calling"))
+    s.started(2.6, 2.5)
+    s.partial(3.6, "Hello, thanks for calling")
     ((at, retract),) = s.of(turns.RetractReply)
     assert at == 3.6 and retract.text == "Hello,"
     assert not s.of(turns.InterruptBot)

@@ -173,14 +173,15 @@ class TurnTaker:
     def user_started(self, now: float, onset_at: float) -> list[Action]:
         self._suspected_since = None
         self._speaking_since = onset_at
-        bot = self._bot
-        if bot is not None and not bot.audible and self._held is not None:
+        if (unheard := self._unheard()) is not None:
             # Released, but nothing heard yet: hold it silent until the transcript tells whether the
             # caller went on (take it back, one turn) or it was a click (let it play).
-            if bot.paused:
+            waiting = unheard[0]
+            if waiting.paused:
                 return self.tick(now)
-            bot.paused = True
-            return [PauseBot(bot.reply_id), *self.tick(now)]
+            waiting.paused = True
+            return [PauseBot(waiting.reply_id), *self.tick(now)]
+        bot = self._bot
         if self._user.started_at is None:
             self._user.started_at = onset_at
         if bot and bot.interruptible and not bot.paused and self.config.num_words == 0:
@@ -206,14 +207,15 @@ class TurnTaker:
         last_voiced_at = self._untranscribed.popleft() if self._untranscribed else now
         actions: list[Action] = []
         text = text.strip()
-        bot = self._bot
-        if bot is not None and not bot.audible and self._held is not None and bot.paused:
-            if _says_more(text, self._held.text):
-                return self._retract(now, bot, text, last_voiced_at) + self.tick(now)
+        if (unheard := self._unheard()) is not None and unheard[0].paused:
+            waiting, held = unheard
+            if _says_more(text, held.text):
+                return self._retract(now, waiting, text, last_voiced_at) + self.tick(now)
             if not self._untranscribed:  # no new words: a click or a breath, the reply stands
-                bot.paused = False
-                return [ResumeBot(bot.reply_id), *self.tick(now)]
+                waiting.paused = False
+                return [ResumeBot(waiting.reply_id), *self.tick(now)]
             return self.tick(now)
+        bot = self._bot
         if bot and bot.interruptible:
             if self._interrupts(text, bot):
                 actions.append(InterruptBot(bot.reply_id))
@@ -244,11 +246,12 @@ class TurnTaker:
         while the bot is paused. "No interruption yet" decides nothing; the final transcript does.
         Turn text and replies wait for the final transcript.
         """
-        bot = self._bot
-        if bot is not None and not bot.audible and self._held is not None:
-            if bot.paused and _says_more(text, self._held.text):
-                return self._retract(now, bot, self._held.text, self._held.last_voiced_at) + self.tick(now)
+        if (unheard := self._unheard()) is not None:
+            waiting, held = unheard
+            if waiting.paused and _says_more(text, held.text):
+                return self._retract(now, waiting, held.text, held.last_voiced_at) + self.tick(now)
             return self.tick(now)
+        bot = self._bot
         if bot is None or not bot.interruptible or self._speaking_since is None or not self._interrupts(text, bot):
             return self.tick(now)
         self._bot = None
@@ -280,10 +283,15 @@ class TurnTaker:
         self._user.endpoint_at = self._endpoint_at(now)
         return actions + self.tick(now)
 
+    def _unheard(self) -> tuple[_BotTurn, _UserTurn] | None:
+        """The released reply whose audio has not started, and the user turn it can still give back."""
+        bot, held = self._bot, self._held
+        return (bot, held) if bot is not None and not bot.audible and held is not None else None
+
     def _retract(self, now: float, bot: _BotTurn, text: str, last_voiced_at: float) -> list[Action]:
         """The caller went on before the released reply was heard: one turn, answered whole."""
         held = self._held
-        assert held is not None
+        assert held is not None  # only called on an `_unheard()` reply
         self._held, self._bot = None, None
         self._user = _UserTurn(text=text, started_at=held.started_at, last_voiced_at=last_voiced_at)
         self._user.endpoint_at = self._endpoint_at(now)

@@ -37,9 +37,7 @@ def settings() -> Settings:
 async def test_streams_a_nonempty_reply_with_usage(settings: Settings) -> None:
     await load(settings)
     llm = build_llm({"provider": "vapi"}, settings)
-    request = model_request(
-        {"provider": "vapi", "maxTokens": 40}, [SYSTEM, {"role": "user", "content": "Hello!"}]
-    )
+    request = model_request({"provider": "vapi", "maxTokens": 40}, [SYSTEM, {"role": "user", "content": "Hello!"}])
 
     events = [event async for event in llm.stream(request)]
 
@@ -128,6 +126,33 @@ async def test_long_history_is_trimmed_deep_once_and_the_prefix_then_stays_put(s
     with pytest.raises(ProviderError) as raised:
         fit_context(llama, [SYSTEM, {"role": "user", "content": turn * 20}], budget_tokens=300)
     assert raised.value.reason == "pipeline-error-vapi-llm-failed"
+
+
+@pytest.mark.timeout(60)
+async def test_a_prewarmed_prompt_leaves_a_request_sharing_it_only_its_tail_to_read(settings: Settings) -> None:
+    import llama_cpp
+
+    llm = LocalLlama(settings)
+    llama = shared_model(settings)
+    system = {"role": "system", "content": "You are the front desk of a bike shop called Spokes. Be brief."}
+
+    def request(user: str) -> ChatRequest:
+        return ChatRequest(model="smollm2", messages=[system, {"role": "user", "content": user}], max_tokens=1)
+
+    async def prompt_tokens_read(user: str) -> int:
+        llama_cpp.llama_perf_context_reset(llama.ctx)
+        async for _ in llm.stream(request(user)):
+            pass
+        return int(llama_cpp.llama_perf_context(llama.ctx).n_p_eval)
+
+    await prompt_tokens_read("Hi.")  # the system prompt is read (and cached) once
+    unwarmed = await prompt_tokens_read("I would like to book a repair for my bike on Tuesday morning.")
+    said = "Could you tell me how much a new chain for a road bike costs"
+    await llm.prewarm(request(said))  # the partial transcript, while the caller still talks
+    warmed = await prompt_tokens_read(said + " today?")
+    assert unwarmed >= 15, unwarmed  # the words and the turn's framing
+    assert warmed <= 10, warmed  # " today?" and the framing
+    assert warmed < unwarmed - 5
 
 
 # --- the same model as an OpenAI endpoint ----------------------------------------------------------

@@ -111,6 +111,10 @@ def test_segments_the_decoder_invented_past_the_speech_are_dropped() -> None:
     # Real speech is kept whole.
     two = [(0.0, "I'd like to book a cleaning.", True), (2.4, "Does nine work for you?", True)]
     assert clean_segments(two, 4.0) == "I'd like to book a cleaning. Does nine work for you?"
+    # A loop that starts the turn over, across its first sentence break, inside one open segment.
+    said = "Hello. Thanks for calling that me devil. How can I help you today?"
+    restart = f"{said} Hello, thanks for calling that me devil. How can"
+    assert clean_segments([(0.0, restart, False)], 3.3) == said
 
 
 async def test_a_phone_number_cut_mid_digits_is_read_again_on_the_full_window(stt: LocalWhisperStt) -> None:
@@ -119,3 +123,47 @@ async def test_a_phone_number_cut_mid_digits_is_read_again_on_the_full_window(st
     text = await stt.transcribe(np.concatenate([np.zeros(4800, np.float32), cut, np.zeros(3200, np.float32)]))
     assert not has_word_run(text), text  # the fitted window alone reads "5 5 5 5 5 5 5 5 5 5 5 5 5 5"
     assert has_word_run("5 5 5 5 5 5") and not has_word_run("555-1234, 5 5 5")
+
+
+class CountingWhisper(LocalWhisperStt):
+    """The real transcriber, counting the decodes a stream asks it for."""
+
+    def __init__(self) -> None:
+        super().__init__(cpu_threads=Settings().whisper_threads, partial_every=None)
+        self.decoded: list[int] = []
+
+    async def transcribe(self, audio16k: np.ndarray) -> str:
+        self.decoded.append(audio16k.size)
+        return await super().transcribe(audio16k)
+
+
+async def test_a_final_after_a_reading_ahead_with_nothing_pushed_in_between_is_that_reading() -> None:
+    pcm, _rate, text = load_clip("piper-joe_s1")
+    stt = CountingWhisper()
+    stream = stt.open_stream(16000)
+    await stream.push(pcm.tobytes())
+    await stream.anticipate()
+    await stream.anticipate()  # the VAD may say it twice; one decode
+    await asyncio.sleep(0)
+    await stream.finalize()
+    await stream.aclose()
+    finals = [t async for t in stream.transcripts()]
+    assert [t.is_final for t in finals] == [True]
+    assert wer(text, finals[0].text) == 0.0
+    assert stt.decoded == [pcm.size]
+
+
+async def test_audio_pushed_after_a_reading_ahead_makes_the_final_read_the_whole_turn_again() -> None:
+    pcm, _rate, text = load_clip("piper-joe_s1")
+    half = pcm.size // 2
+    stt = CountingWhisper()
+    stream = stt.open_stream(16000)
+    await stream.push(pcm[:half].tobytes())
+    await stream.anticipate()  # the caller paused ... and went on
+    await stream.push(pcm[half:].tobytes())
+    await stream.anticipate()  # the first reading still decodes: no second one queued behind it
+    await stream.finalize()
+    await stream.aclose()
+    finals = [t async for t in stream.transcripts()]
+    assert len(finals) == 1 and wer(text, finals[0].text) == 0.0
+    assert stt.decoded == [half, pcm.size]

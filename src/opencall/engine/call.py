@@ -103,6 +103,7 @@ class CallEngine:
             say=self._say_clause,
             emit=self.emit,
         )
+        self._writer = writer
         self._conductor = Conductor(self._turns, writer, self.record, self.emit, self._progress, self.end)
         self._vad = VadStage(smart_turn=self._config.endpointing == "smart")
         self._playout = PlayoutStage(out)
@@ -155,10 +156,8 @@ class CallEngine:
         """Load models and prime the LLM's cache with the system prompt while the greeting plays."""
         p = self._providers
         jobs = [getattr(p.stt, "warm_up", None), getattr(p.tts, "warm_up", None)]
-        prewarm = getattr(p.llm, "prewarm", None)
         coros = [job() for job in jobs if job is not None]
-        if prewarm is not None:
-            coros.append(prewarm(self.record.model_messages()))
+        coros.append(self._writer.prewarm(None))
         for result in await asyncio.gather(*coros, return_exceptions=True):
             if isinstance(result, ProviderError):
                 await self._fail(result)

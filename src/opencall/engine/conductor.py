@@ -81,6 +81,7 @@ class Conductor(FrameProcessor):
         self._stop_detected: dict[float, float] = {}
         """VAD stop detection time by the segment's last voiced sample (a turn may span segments)."""
         self._timer: asyncio.TimerHandle | None = None
+        self._prewarming: asyncio.Task[None] | None = None
         self._user_turn_index = 0
         self._bot_turn_index = 0
 
@@ -120,6 +121,7 @@ class Conductor(FrameProcessor):
                 {"type": "transcript", "role": "user", "transcriptType": "partial", "transcript": frame.text}
             )
             await self._apply(self._turns.partial_transcript(now, frame.text))
+            self._prewarm(frame.text)
         elif isinstance(frame, PlaybackFrame):
             await self._on_playback(frame, now)
         else:
@@ -152,6 +154,7 @@ class Conductor(FrameProcessor):
             await self._end_call(reply.end_reason, None)
             return
         await self._apply(self._turns.reply_done(now, reply.reply_id))
+        self._prewarm(None)
 
     # --- actions --------------------------------------------------------------------------
 
@@ -245,6 +248,20 @@ class Conductor(FrameProcessor):
         reply.end_reason = outcome.end_reason
         await self.push_frame(ReplyEndFrame(reply_id=reply.reply_id))
 
+    def _prewarm(self, pending_user: str | None) -> None:
+        """Have the model read the next request's prompt so far, while nothing else needs it."""
+        if self._prewarming is not None and not self._prewarming.done():
+            return
+        if any(r.task is not None and not r.task.done() for r in self._replies.values()):
+            return  # a reply is being written: it has the model
+        self._prewarming = self.create_task(self._read_ahead(pending_user))
+
+    async def _read_ahead(self, pending_user: str | None) -> None:
+        try:
+            await self._writer.prewarm(pending_user)
+        except ProviderError as exc:  # the next real request reports a broken model
+            log.debug("prewarm failed: %s", exc)
+
     async def _hang(self, reply: _Reply) -> None:
         reply.hang_timer = None
         if self._replies.get(reply.reply_id) is reply:
@@ -297,6 +314,13 @@ class Conductor(FrameProcessor):
         stop_at = self._stop_detected.get(turn.last_voiced_at, seg.vad_stop_at)
         model_ms = (timings.first_token_at - timings.request_at) * 1000 if timings and timings.first_token_at else 0.0
         voice_ms = (frame.first_audio_ready_at - frame.clause_queued_at) * 1000 if frame.clause_queued_at else 0.0
+        if log.isEnabledFor(logging.DEBUG):
+            base, marks = turn.last_voiced_at, {"stop": stop_at, "final": seg.vad_stop_at + seg.transcriber_ms / 1000}
+            if timings is not None:
+                marks.update(request=timings.request_at, token=timings.first_token_at)
+            marks.update(clause=frame.clause_queued_at, ready=frame.first_audio_ready_at, write=frame.first_write_at)
+            after = {k: round((v - base) * 1000) for k, v in marks.items()}
+            log.debug("turn timeline, ms after the last voiced sample: %s", after)
         self._record.turn_latencies.append(
             TurnLatency(
                 modelLatency=round(model_ms, 1),

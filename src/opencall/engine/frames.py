@@ -34,6 +34,17 @@ class SpeechStoppedFrame(DataFrame):
 
 
 @dataclass
+class SpeechPausingFrame(DataFrame):
+    """Inside speech, the VAD has heard no voice for a moment (`active`), or the voice came back.
+
+    Data, in order with the audio: the transcriber reads ahead on the audio before it, and holds what
+    follows until the VAD decides (a stop, or speech again).
+    """
+
+    active: bool = False
+
+
+@dataclass
 class VoiceSuspectedFrame(SystemFrame):
     """The VAD heard a voiced window but has not confirmed speech yet (`active`), or dropped it."""
 

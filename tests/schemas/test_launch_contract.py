@@ -163,6 +163,14 @@ def test_call_short_fields_merge_into_given_overrides() -> None:
     }
 
 
+def test_call_short_fields_merge_into_objects_given_as_null() -> None:
+    # Schemathesis found this 500: an explicit null is "not given", not an object to merge into.
+    body = {"assistantId": "a1", "customer": None, "assistantOverrides": None, "to": "+15550001111"}
+    dto = CreateCallRequest.model_validate({**body, "metadata": {"k": 1}}).to_vapi()[0].to_wire()
+    assert dto["customer"] == {"number": "+15550001111"}
+    assert dto["assistantOverrides"] == {"metadata": {"k": 1}}
+
+
 def test_transient_assistant_in_a_call_accepts_short_forms() -> None:
     dto, _ = CreateCallRequest.model_validate({"assistant": {"model": "gpt-4o", "prompt": "Hi"}}).to_vapi()
     assert dto.to_wire()["assistant"]["model"]["provider"] == "openai"

@@ -194,14 +194,14 @@ class CreateCallRequest(CreateCallDTO):
         if self.assistant is not None:
             data["assistant"] = self.assistant.to_vapi().to_wire()
         if self.to is not None:
-            data["customer"] = {**data.get("customer", {}), "number": self.to}
-        overrides = data.get("assistantOverrides", {})
+            data["customer"] = {**(data.get("customer") or {}), "number": self.to}
+        overrides = data.get("assistantOverrides") or {}  # an explicit null is no overrides
         if self.webhook_url is not None:
-            overrides["server"] = {**overrides.get("server", {}), "url": self.webhook_url}
+            overrides["server"] = {**(overrides.get("server") or {}), "url": self.webhook_url}
         if self.record is not None:
-            overrides["artifactPlan"] = {**overrides.get("artifactPlan", {}), "recordingEnabled": self.record}
+            overrides["artifactPlan"] = {**(overrides.get("artifactPlan") or {}), "recordingEnabled": self.record}
         if self.metadata is not None:
-            overrides["metadata"] = {**overrides.get("metadata", {}), **self.metadata}
+            overrides["metadata"] = {**(overrides.get("metadata") or {}), **self.metadata}
         if overrides:
             data["assistantOverrides"] = overrides
         given = {"from": self.from_, "recordingUrl": self.recording_url, "metadata": self.metadata}

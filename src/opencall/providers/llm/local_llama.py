@@ -50,6 +50,9 @@ system prompt, so the next turn re-evaluates all of it (~270 tokens/s on 2 cores
 deep and rarely rather than one turn every turn."""
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencall-llama")
+_requests_open = 0
+"""Requests of any call running or waiting for the llama thread; a prewarm never queues behind or
+ahead of one (its prefill cannot be stopped once it runs, and another call's turn would wait on it)."""
 _model: Llama | None = None
 
 
@@ -126,6 +129,8 @@ class LocalLlama:
     async def prewarm(self, request: ChatRequest) -> None:
         """Evaluate `request`'s prompt (one token of reply) so a later request sharing its prefix
         starts from llama.cpp's cache of it."""
+        if _requests_open:
+            return
         async for _ in self._chunks(replace(request, max_tokens=1)):
             pass
 
@@ -149,6 +154,8 @@ class LocalLlama:
             finally:
                 post(None)
 
+        global _requests_open
+        _requests_open += 1
         future = loop.run_in_executor(_executor, work)
         try:
             while (item := await queue.get()) is not None:
@@ -160,6 +167,7 @@ class LocalLlama:
             # model; we return at once rather than wait for it.
             stop.set()
             future.cancel()
+            _requests_open -= 1
 
     def _generate(self, request: ChatRequest, stop: threading.Event) -> Iterator[dict[str, Any]]:
         """Runs on the llama thread."""

@@ -155,6 +155,25 @@ async def test_a_prewarmed_prompt_leaves_a_request_sharing_it_only_its_tail_to_r
     assert warmed < unwarmed - 5
 
 
+@pytest.mark.timeout(60)
+async def test_cached_prompt_states_keep_one_row_of_logits_and_still_answer_the_same(settings: Settings) -> None:
+    llm = LocalLlama(settings)
+    llama = shared_model(settings)
+    asked = [SYSTEM, {"role": "user", "content": "When do you open?"}]
+    request = ChatRequest(model="smollm2", messages=asked, max_tokens=8, temperature=0)
+
+    async def reply() -> str:
+        return "".join([e.text async for e in llm.stream(request) if isinstance(e, TextDelta)])
+
+    first = await reply()
+    other = ChatRequest(model="smollm2", messages=[{"role": "user", "content": "Count to three."}], max_tokens=4)
+    async for _ in llm.stream(other):  # the context moves to another prompt ...
+        pass
+    assert await reply() == first  # ... and the first comes back from the cache, answering the same
+    states = list(llama.cache.cache_state.values())  # type: ignore[union-attr]
+    assert states and all(state.scores.shape[0] == 1 for state in states)
+
+
 # --- the same model as an OpenAI endpoint ----------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soxr
 
+from opencall.providers.base import SttStream
 from opencall.providers.stt.local_whisper import LocalWhisperStt, clean_segments, create, has_word_run
 from opencall.settings import Settings
 from tests.fixtures.speech import load_clip, wer
@@ -137,11 +138,17 @@ class CountingWhisper(LocalWhisperStt):
         return await super().transcribe(audio16k)
 
 
-async def test_a_final_after_a_reading_ahead_with_nothing_pushed_in_between_is_that_reading() -> None:
-    pcm, _rate, text = load_clip("piper-joe_s1")
+async def counted_stream(pcm: np.ndarray) -> tuple[CountingWhisper, SttStream]:
+    """A 16 kHz stream on a counting transcriber, with `pcm` pushed."""
     stt = CountingWhisper()
     stream = stt.open_stream(16000)
     await stream.push(pcm.tobytes())
+    return stt, stream
+
+
+async def test_a_final_after_a_reading_ahead_with_nothing_pushed_in_between_is_that_reading() -> None:
+    pcm, _rate, text = load_clip("piper-joe_s1")
+    stt, stream = await counted_stream(pcm)
     await stream.anticipate()
     await stream.anticipate()  # the VAD may say it twice; one decode
     await asyncio.sleep(0)
@@ -156,9 +163,7 @@ async def test_a_final_after_a_reading_ahead_with_nothing_pushed_in_between_is_t
 async def test_audio_pushed_after_a_reading_ahead_makes_the_final_read_the_whole_turn_again() -> None:
     pcm, _rate, text = load_clip("piper-joe_s1")
     half = pcm.size // 2
-    stt = CountingWhisper()
-    stream = stt.open_stream(16000)
-    await stream.push(pcm[:half].tobytes())
+    stt, stream = await counted_stream(pcm[:half])
     await stream.anticipate()  # the caller paused ... and went on
     await stream.push(pcm[half:].tobytes())
     await stream.anticipate()  # the first reading still decodes: no second one queued behind it
@@ -171,9 +176,7 @@ async def test_audio_pushed_after_a_reading_ahead_makes_the_final_read_the_whole
 
 async def test_a_reading_ahead_done_before_the_stop_goes_out_as_a_partial_then_the_same_final() -> None:
     pcm, _rate, text = load_clip("piper-joe_s1")
-    stt = CountingWhisper()
-    stream = stt.open_stream(16000)
-    await stream.push(pcm.tobytes())
+    stt, stream = await counted_stream(pcm)
     await stream.anticipate()
     got = []
     async for transcript in stream.transcripts():  # the VAD is still waiting out its stop

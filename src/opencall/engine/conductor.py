@@ -81,7 +81,6 @@ class Conductor(FrameProcessor):
         self._stop_detected: dict[float, float] = {}
         """VAD stop detection time by the segment's last voiced sample (a turn may span segments)."""
         self._timer: asyncio.TimerHandle | None = None
-        self._prewarming: asyncio.Task[None] | None = None
         self._user_turn_index = 0
         self._bot_turn_index = 0
 
@@ -249,12 +248,9 @@ class Conductor(FrameProcessor):
         await self.push_frame(ReplyEndFrame(reply_id=reply.reply_id))
 
     def _prewarm(self, pending_user: str | None) -> None:
-        """Have the model read the next request's prompt so far, while nothing else needs it."""
-        if self._prewarming is not None and not self._prewarming.done():
-            return
-        if any(r.task is not None and not r.task.done() for r in self._replies.values()):
-            return  # a reply is being written: it has the model
-        self._prewarming = self.create_task(self._read_ahead(pending_user))
+        """Have the model read the next request's prompt so far; the model skips it while it has a
+        request of any call open (so also while this call's reply is written, or a prewarm runs)."""
+        self.create_task(self._read_ahead(pending_user))
 
     async def _read_ahead(self, pending_user: str | None) -> None:
         try:

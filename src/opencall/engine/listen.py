@@ -38,10 +38,6 @@ VAD_WINDOW_SECS = 0.032  # Silero's 512-sample window at 16 kHz
 # Speech began somewhere inside the first window of the run that started the VAD: half a window
 # before it on average. voiceSeconds (barge-in) is counted from this onset.
 ONSET_BEFORE_DETECTION_SECS = VAD_START_SECS + VAD_WINDOW_SECS / 2
-# The transcriber starts reading the turn when the VAD first loses the voice inside speech (its
-# STOPPING state), not VAD_STOP_SECS later at the stop: the decode overlaps that wait. Silero keeps
-# its confidence up ~0.1 s past the last loud frame (measured on the piper clips), so the reading
-# does not cut a soft last consonant.
 PREROLL_SECONDS = 0.3  # audio kept before the VAD start so the transcriber hears the first phoneme
 SMART_TURN_WINDOW_SECONDS = 8.0  # Smart Turn v3 looks at the last 8 s (local_smart_turn_v3.py)
 
@@ -89,6 +85,10 @@ class VadStage(FrameProcessor):
             await self.push_frame(SpeechPausingFrame(active=False))
         await self.push_frame(frame, direction)
         if self._speech and not self._pausing and state == self._stopping:
+            # The transcriber starts reading the turn when the VAD first loses the voice (STOPPING),
+            # not VAD_STOP_SECS later at the stop: the decode overlaps that wait. Silero keeps its
+            # confidence up ~0.1 s past the last loud frame (piper clips), so no soft last consonant
+            # is cut off.
             self._pausing = True
             await self.push_frame(SpeechPausingFrame(active=True))
         if self._speech and state == self._quiet:

@@ -285,12 +285,10 @@ class WhisperStream:
         self._pending: asyncio.Task[None] | None = None
         self._partial_every = int((partial_every or 0) * MODEL_RATE)
         self._partial_at = self._partial_every
-        self._partial: asyncio.Task[None] | None = None
+        self._partial: asyncio.Task[str | ProviderError] | None = None
         self._finals_asked = 0
         self._ahead: tuple[int, asyncio.Task[str | ProviderError]] | None = None
-        """(samples it read, reading) of the last `anticipate`, until a push makes it stale."""
-        self._reading: asyncio.Task[str | ProviderError] | None = None
-        """The last reading ahead, stale or not, while its decode runs."""
+        """(samples it read, reading) of the last `anticipate`; any push since makes it stale."""
 
     async def push(self, pcm16: bytes) -> None:
         if self._closed or not pcm16:
@@ -300,42 +298,38 @@ class WhisperStream:
             samples = self._resampler.resample_chunk(samples)
         self._chunks.append(samples)
         self._samples += samples.size
-        self._ahead = None  # it no longer covers the turn (its decode finishes unused)
         if self._partial_every and self._samples >= self._partial_at and self._idle():
             self._partial_at = self._samples + self._partial_every
-            self._partial = asyncio.create_task(self._transcribe_partial(self._audio(), self._finals_asked))
+            self._partial = asyncio.create_task(self._read_partial(self._audio(), self._finals_asked))
 
     def _idle(self) -> bool:
         """No decode of this stream is running: a partial must never queue in front of a final."""
-        return all(task is None or task.done() for task in (self._partial, self._pending, self._reading))
+        return all(task is None or task.done() for task in (self._partial, self._pending, self._reading()))
+
+    def _reading(self) -> asyncio.Task[str | ProviderError] | None:
+        """The last reading ahead, stale or not."""
+        return self._ahead[1] if self._ahead is not None else None
 
     def _audio(self) -> np.ndarray:
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
 
-    async def _transcribe_partial(self, audio: np.ndarray, finals_asked: int) -> None:
-        try:
-            text = await self._stt.transcribe(audio)
-        except ProviderError:
-            return  # the final of this audio reports the failure
-        if text and finals_asked == self._finals_asked and not self._closed:
-            await self._out.put(Transcript(text=text, is_final=False, language="en"))
+    async def _read_partial(self, audio: np.ndarray, finals_asked: int) -> str | ProviderError:
+        """A reading sent as a partial unless a final was asked for since (then it is stale). A
+        failure is left to the final of this audio to report."""
+        result = await self._read(audio)
+        if isinstance(result, str) and result and finals_asked == self._finals_asked and not self._closed:
+            await self._out.put(Transcript(text=result, is_final=False, language="en"))
+        return result
 
     async def anticipate(self) -> None:
         # One reading ahead at a time, and none behind a final: the VAD can lose and find the voice
         # every ~100 ms inside a word, faster than a decode, and queued decodes would delay the final.
         # A partial may be running: the reading queues behind it, still sooner than at the stop.
-        if self._closed or not all(t is None or t.done() for t in (self._pending, self._reading)):
+        # It also goes out as a partial while no final was asked: the engine starts on it (the model
+        # reads the words ~0.1 s before the VAD calls the stop).
+        if self._closed or not all(t is None or t.done() for t in (self._pending, self._reading())):
             return
-        self._ahead = (self._samples, asyncio.create_task(self._read_ahead(self._audio(), self._finals_asked)))
-        self._reading = self._ahead[1]
-
-    async def _read_ahead(self, audio: np.ndarray, finals_asked: int) -> str | ProviderError:
-        """The reading, also sent as a partial while no final was asked: the engine can start on it
-        (the model reads the words ~0.1 s before the VAD calls the stop)."""
-        result = await self._read(audio)
-        if isinstance(result, str) and result and finals_asked == self._finals_asked and not self._closed:
-            await self._out.put(Transcript(text=result, is_final=False, language="en"))
-        return result
+        self._ahead = (self._samples, asyncio.create_task(self._read_partial(self._audio(), self._finals_asked)))
 
     async def finalize(self) -> None:
         """Transcribe the audio so far in the background; transcripts keep their order."""
